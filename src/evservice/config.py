@@ -1,0 +1,110 @@
+"""Settings, read from the environment (prefix ``EVSERVICE_``) or a ``.env`` file.
+
+Everything has a working default so that the embedded set-up (SQLite file and
+development keys under ``data_dir``) needs no configuration at all. Secrets are
+``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """All knobs of evservice. Construct one explicitly in code, or use :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVSERVICE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # -- store -------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("evservice-data"), description="Where files and the SQLite store live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+
+    # -- invoices ----------------------------------------------------------
+    provider_tax_code: str | None = Field(
+        default=None, description="MSTTCGP: tax code of the e-invoice service provider."
+    )
+    lookup_url: str = Field(
+        default="https://tracuu.evservice.example/",
+        description="Where customers look a document up by its lookup code.",
+    )
+
+    # -- payment QR ----------------------------------------------------------
+    payee_bank_bin: str | None = Field(default=None, description="6-digit acquirer BIN (NAPAS).")
+    payee_account: str | None = None
+    payee_name: str | None = None
+
+    # -- signing -------------------------------------------------------------
+    signing_pkcs12: Path | None = Field(default=None, description=".p12/.pfx with key and chain.")
+    signing_pkcs12_password: SecretStr | None = None
+    signing_key_pem: Path | None = None
+    signing_cert_pem: Path | None = None
+    signing_chain_pem: Path | None = None
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_key_label: str | None = None
+    pkcs11_pin: SecretStr | None = None
+    tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamp authority URL.")
+    pades_level: Literal["B-B", "B-T", "B-LT"] = "B-B"
+    trust_roots: tuple[Path, ...] = Field(default=(), description="PEM/DER roots to trust.")
+    allow_legacy_algorithms: bool = Field(
+        default=False, description="Accept RSA-SHA1 XML signatures of older invoices."
+    )
+
+    # -- audit -----------------------------------------------------------------
+    audit_origin: str = Field(
+        default="evservice.example/audit-log", description="Checkpoint origin line."
+    )
+    audit_key_path: Path | None = Field(default=None, description="Ed25519 log key (PEM).")
+
+    # -- OTP -------------------------------------------------------------------
+    otp_key_path: Path | None = Field(default=None, description="HMAC key for stored OTP hashes.")
+    otp_ttl_seconds: int = 300
+    otp_max_attempts: int = 5
+    otp_resend_cooldown_seconds: int = 60
+    otp_max_sends: int = 5
+
+    # -- delivery --------------------------------------------------------------
+    delivery_channel: Literal["outbox", "smtp", "sms-webhook", "sms-twilio"] = "outbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "hoadon@evservice.example"
+    sms_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+
+    @property
+    def db_url(self) -> str:
+        """The effective database URL (the SQLite file in ``data_dir`` unless set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'evservice.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Development keys made by ``evservice init`` live here."""
+        return self.data_dir / "keys"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings from the environment (read once)."""
+    return Settings()

@@ -1,0 +1,51 @@
+"""Tables of the invoices domain (Alembic branch ``invoices``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from evservice.store._types import UTCDateTime
+
+__all__ = ["InvoiceRow", "SeriesCounter"]
+
+
+class SeriesCounter(SQLModel, table=True):
+    """The last number given in a (template, series). Locked row by row to stay gapless."""
+
+    __tablename__ = "invoice_series_counter"
+    template: str = Field(primary_key=True, max_length=1)
+    series: str = Field(primary_key=True, max_length=6)
+    last_number: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class InvoiceRow(SQLModel, table=True):
+    """One issued invoice. Rows are inserted, and only ``status``/``replaced_by`` change."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        sa.UniqueConstraint("template", "series", "number", name="uq_invoice_number"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    template: str = Field(max_length=1)
+    series: str = Field(max_length=6)
+    number: int = Field(sa_type=sa.BigInteger)
+    reference: str | None = Field(default=None, max_length=100, unique=True)
+    lookup_code: str = Field(max_length=20, unique=True)
+    issue_date: date
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(max_length=16, index=True)
+    buyer_name: str | None = Field(default=None, max_length=400)
+    buyer_tax_code: str | None = Field(default=None, max_length=14)
+    total_payable: int = Field(sa_type=sa.BigInteger)
+    draft_json: str = Field(sa_type=sa.Text)
+    xml_path: str | None = Field(default=None, max_length=500)
+    pdf_path: str | None = Field(default=None, max_length=500)
+    xml_sha256: str | None = Field(default=None, max_length=64)
+    pdf_sha256: str | None = Field(default=None, max_length=64)
+    correction_kind: int | None = None
+    corrects_id: str | None = Field(
+        default=None, foreign_key="invoice.id", max_length=36, index=True
+    )
