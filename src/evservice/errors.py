@@ -14,6 +14,8 @@ the original chained as ``__cause__``.
     ├── StoreError                  the database failed or disagrees with us
     │   └── NotFoundError           no such invoice / contract / challenge / event
     ├── NumberingError              a series is exhausted or used out of order
+    │   └── SeriesOrderError        an issue date earlier than the series' last one
+    │                               (also a ValidationError naming ``issue_date``)
     ├── DocumentError               an XML or PDF cannot be built or parsed
     ├── SigningError                a signature cannot be made
     │   └── TimestampError          the time-stamp authority failed
@@ -59,6 +61,7 @@ __all__ = [
     "NumberingError",
     "PaymentCodeError",
     "RateLimited",
+    "SeriesOrderError",
     "SigningError",
     "StoreError",
     "TimestampError",
@@ -99,8 +102,8 @@ class ValidationError(EvServiceError, ValueError):
         for err in exc.errors(include_input=False, include_url=False):
             original = (err.get("ctx") or {}).get("error")
             loc = ".".join(str(p) for p in err["loc"])
-            if not loc and isinstance(original, ValidationError):
-                loc = original.field  # a model-level check of ours names its field
+            if isinstance(original, ValidationError):
+                loc = _join_field(loc, original.field)
             loc = loc or "(root)"
             field = f"{prefix}.{loc}" if prefix and loc != "(root)" else (prefix or loc)
             if isinstance(original, ValidationError):
@@ -113,6 +116,20 @@ class ValidationError(EvServiceError, ValueError):
         new = cls(first[0], first[1], problems=problems)
         new.__cause__ = exc
         return new
+
+
+def _join_field(loc: str, field: str) -> str:
+    """Where pydantic says the error is (``loc``) joined with the field our check named.
+
+    A field validator names the field itself (``seller.tax_code`` + ``tax_code``); a
+    model validator names a field inside its model (``customer`` + ``phone``) or an
+    absolute path (``customer`` + ``customer.phone``).
+    """
+    if not loc or field.startswith(loc + ".") or field == loc:
+        return field or loc
+    if loc.rsplit(".", 1)[-1] == field.rsplit(".", 1)[-1]:
+        return loc
+    return f"{loc}.{field}"
 
 
 class PaymentCodeError(ValidationError):
@@ -129,6 +146,14 @@ class NotFoundError(StoreError, LookupError):
 
 class NumberingError(EvServiceError):
     """A series cannot give the next number (exhausted, wrong year, ...)."""
+
+
+class SeriesOrderError(NumberingError, ValidationError):
+    """The issue date is earlier than the last one in the series: numbers must follow dates.
+
+    Both a numbering problem and bad input, so it names its field like every
+    :class:`ValidationError`.
+    """
 
 
 class DocumentError(EvServiceError):

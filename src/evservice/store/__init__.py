@@ -8,5 +8,13 @@ PostgreSQL is chosen by URL. Each domain package owns its tables in its own
 
 from evservice.store._engine import get_engine, is_postgres, is_sqlite, transaction
 from evservice.store._migrate import migrate
+from evservice.store._rows import insert_if_absent
 
-__all__ = ["get_engine", "is_postgres", "is_sqlite", "migrate", "transaction"]
+__all__ = [
+    "get_engine",
+    "insert_if_absent",
+    "is_postgres",
+    "is_sqlite",
+    "migrate",
+    "transaction",
+]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 from sqlmodel import SQLModel
 
-# Each domain's tables register themselves on SQLModel.metadata when imported.
-# Keep this list sorted; a domain adds its line together with its first migration.
-import evservice.invoices._tables  # noqa: F401
+#: Domains whose ``<domain>._tables`` module defines tables (each has its own
+#: Alembic branch). Keep sorted; a domain adds its name with its first migration.
+DOMAINS = ("contracts", "invoices")
+
+for _domain in DOMAINS:
+    importlib.import_module(f"evservice.{_domain}._tables")
 
 metadata = SQLModel.metadata
 
-__all__ = ["metadata"]
+__all__ = ["DOMAINS", "metadata"]

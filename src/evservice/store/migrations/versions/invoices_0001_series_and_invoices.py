@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=1), nullable=False),
         sa.Column("series", sa.String(length=6), nullable=False),
         sa.Column("last_number", sa.BigInteger(), nullable=False),
+        sa.Column("last_issue_date", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("template", "series"),
     )
     op.create_table(
