@@ -25,7 +25,9 @@ app = typer.Typer(
 
 # (module, command name, hidden alias). Each module defines ``app`` (a group) or
 # ``register(app)`` (top-level commands). Keep sorted by module.
-_GROUPS: list[tuple[str, str | None, str | None]] = []
+_GROUPS: list[tuple[str, str | None, str | None]] = [
+    ("_qr", "qr", None),
+]
 
 
 def _load() -> None:
