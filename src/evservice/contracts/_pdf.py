@@ -49,7 +49,7 @@ class EvidenceRow:
     value: str
 
 
-class _QrFlowable(Flowable):
+class _QrFlowable(Flowable):  # type: ignore[misc]  # reportlab has no type hints
     """A QR code drawn as vector graphics, with a caption under it."""
 
     def __init__(self, payload: str, size: float, caption: str, font: str) -> None:

@@ -7,6 +7,7 @@ the consent evidence.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -35,10 +36,19 @@ def _add(parent: etree._Element, tag: str, text: object | None) -> None:
     child.text = str(text)
 
 
+def _section(
+    parent: etree._Element, tag: str, children: Iterable[tuple[str, object | None]]
+) -> None:
+    """A child element ``tag`` of ``parent`` holding one element per given value."""
+    section = etree.SubElement(parent, _N + tag)
+    for name, value in children:
+        _add(section, name, value)
+
+
 def contract_to_xml(contract: Contract) -> bytes:
     """The contract as compact UTF-8 XML (deterministic: same contract, same bytes)."""
     draft = contract.draft
-    root = etree.Element(_N + "Contract", nsmap={None: NAMESPACE})
+    root = etree.Element(_N + "Contract", nsmap={None: NAMESPACE})  # type: ignore[dict-item]
     root.set("version", "1")
     _add(root, "Number", contract.number)
     _add(root, "Kind", draft.kind.value)
@@ -46,54 +56,62 @@ def contract_to_xml(contract: Contract) -> bytes:
     _add(root, "StartDate", draft.start_date.isoformat())
     _add(root, "SignPlace", draft.sign_place)
     p = draft.provider
-    provider = etree.SubElement(root, _N + "Provider")
-    for tag, value in (
-        ("Name", p.name),
-        ("TaxCode", p.tax_code),
-        ("Address", p.address),
-        ("Phone", p.phone),
-        ("Representative", p.representative),
-        ("RepresentativeTitle", p.representative_title),
-        ("BankBin", p.payment.bank_bin if p.payment else None),
-        ("BankAccount", p.payment.account if p.payment else None),
-    ):
-        _add(provider, tag, value)
+    _section(
+        root,
+        "Provider",
+        (
+            ("Name", p.name),
+            ("TaxCode", p.tax_code),
+            ("Address", p.address),
+            ("Phone", p.phone),
+            ("Representative", p.representative),
+            ("RepresentativeTitle", p.representative_title),
+            ("BankBin", p.payment.bank_bin if p.payment else None),
+            ("BankAccount", p.payment.account if p.payment else None),
+        ),
+    )
     c = draft.customer
-    customer = etree.SubElement(root, _N + "Customer")
-    for tag, value in (
-        ("Name", c.name),
-        ("IdNumber", c.id_number),
-        ("TaxCode", c.tax_code),
-        ("Address", c.address),
-        ("Phone", c.phone),
-        ("Email", c.email),
-    ):
-        _add(customer, tag, value)
+    _section(
+        root,
+        "Customer",
+        (
+            ("Name", c.name),
+            ("IdNumber", c.id_number),
+            ("TaxCode", c.tax_code),
+            ("Address", c.address),
+            ("Phone", c.phone),
+            ("Email", c.email),
+        ),
+    )
     t = draft.terms
     if isinstance(t, ElectricityTerms):
-        terms = etree.SubElement(root, _N + "Electricity")
-        for tag, value in (
-            ("ServiceAddress", t.service_address),
-            ("MeterId", t.meter_id),
-            ("Purpose", t.purpose),
-            ("TariffCode", t.tariff_code),
-            ("Households", t.households),
-            ("TermMonths", t.term_months),
-            ("Deposit", _dong(t.deposit)),
-        ):
-            _add(terms, tag, value)
+        _section(
+            root,
+            "Electricity",
+            (
+                ("ServiceAddress", t.service_address),
+                ("MeterId", t.meter_id),
+                ("Purpose", t.purpose),
+                ("TariffCode", t.tariff_code),
+                ("Households", t.households),
+                ("TermMonths", t.term_months),
+                ("Deposit", _dong(t.deposit)),
+            ),
+        )
     else:
-        terms = etree.SubElement(root, _N + "Internet")
-        for tag, value in (
-            ("ServiceAddress", t.service_address),
-            ("Plan", t.plan),
-            ("MonthlyFee", _dong(t.monthly_fee)),
-            ("BillByDay", "true" if t.bill_by_day else "false"),
-            ("TermMonths", t.term_months),
-            ("EarlyTerminationFee", _dong(t.early_termination_fee)),
-            ("InstallationFee", _dong(t.installation_fee)),
-        ):
-            _add(terms, tag, value)
+        _section(
+            root,
+            "Internet",
+            (
+                ("ServiceAddress", t.service_address),
+                ("Plan", t.plan),
+                ("MonthlyFee", _dong(t.monthly_fee)),
+                ("BillByDay", "true" if t.bill_by_day else "false"),
+                ("TermMonths", t.term_months),
+                ("EarlyTerminationFee", _dong(t.early_termination_fee)),
+                ("InstallationFee", _dong(t.installation_fee)),
+            ),
+        )
     articles = etree.SubElement(root, _N + "Articles")
     for article in render_clauses(draft):
         el = etree.SubElement(articles, _N + "Article", number=str(article.number))
@@ -121,6 +139,5 @@ def validate_contract_xml(data: bytes) -> None:
         raise DocumentError(f"contract XML is not well-formed: {exc}") from exc
     schema = contract_schema()
     if not schema.validate(doc):
-        raise DocumentError(
-            f"contract XML does not match contract.xsd: {schema.error_log.last_error}"
-        )
+        error = schema.error_log.last_error  # type: ignore[attr-defined]
+        raise DocumentError(f"contract XML does not match contract.xsd: {error}")
