@@ -1,5 +1,25 @@
-"""Vietnamese specifics: tax codes (MST), amounts in words, phone numbers, ASCII folding."""
+"""Vietnamese specifics: tax codes (MST), amounts in words, phone numbers, ASCII folding.
+
+Identifiers follow python-stdnum (``compact``, ``validate``, ``is_valid``,
+``format``): :mod:`mst` for tax codes, :mod:`phone` for phone numbers (E.164 out,
+Vietnam as the default region). :func:`mask_phone` and :func:`mask_email` give
+the only forms of contact details that logs and audit events may carry.
+"""
 
 from evservice.vn import _mst as mst
+from evservice.vn import _phone as phone
+from evservice.vn._fold import fold_ascii, gsm7_length, is_gsm7
+from evservice.vn._mask import mask_email, mask_phone
+from evservice.vn._words import MAX_WORDS_AMOUNT, amount_in_words
 
-__all__ = ["mst"]
+__all__ = [
+    "MAX_WORDS_AMOUNT",
+    "amount_in_words",
+    "fold_ascii",
+    "gsm7_length",
+    "is_gsm7",
+    "mask_email",
+    "mask_phone",
+    "mst",
+    "phone",
+]
