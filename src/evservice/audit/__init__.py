@@ -1,0 +1,102 @@
+"""Verifiable audit trail: an RFC 6962 Merkle log, signed checkpoints, offline proofs.
+
+Every state change of an invoice, contract or OTP challenge appends one event
+with :func:`record`, in the same transaction as the change. The log keeps every
+complete subtree hash, so inclusion and consistency proofs cost O(log n) reads;
+it signs C2SP checkpoints with an Ed25519 key (:func:`publish_checkpoint`) and
+gives each document an offline proof bundle (:func:`prove_subject`) that anyone
+can check with :func:`verify_bundle` and the log's public key alone. The
+verifier lives in the standalone module ``evservice/audit/_offline.py`` (stdlib
+and ``cryptography`` only) so auditors can copy it. :func:`verify_log` re-hashes
+the whole stored log and names edited, deleted, inserted or reordered rows.
+
+Event bytes are RFC 8785 canonical JSON (schema in :mod:`evservice.audit._event`);
+leaf = SHA-256(0x00 || bytes), node = SHA-256(0x01 || left || right).
+"""
+
+from evservice.audit._bundle import (
+    BUNDLE_ATTACHMENT_NAME,
+    embed_bundle_in_pdf,
+    extract_bundle_from_pdf,
+    prove_subject,
+    write_bundle_beside,
+)
+from evservice.audit._checkpoint import (
+    ConsistencyProof,
+    SignedCheckpoint,
+    get_checkpoint,
+    latest_checkpoint,
+    prove_consistency,
+    publish_checkpoint,
+    verify_checkpoint,
+)
+from evservice.audit._event import (
+    EVENT_SCHEMA_VERSION,
+    EVENT_TYPES,
+    JSON,
+    AuditRecord,
+    canonical_event_bytes,
+)
+from evservice.audit._keys import ensure_log_key, log_public_key_string
+from evservice.audit._log import (
+    NewEvent,
+    consistency_proof,
+    inclusion_proof,
+    log_size,
+    record,
+    record_many,
+    root_at,
+)
+from evservice.audit._offline import (
+    EMPTY_ROOT,
+    BundleVerification,
+    Checkpoint,
+    VerifiedEvent,
+    leaf_hash,
+    node_hash,
+    verify_bundle,
+    verify_consistency,
+    verify_inclusion,
+)
+from evservice.audit._verify import LogProblem, LogVerification, verify_log
+
+__all__ = [
+    "BUNDLE_ATTACHMENT_NAME",
+    "EMPTY_ROOT",
+    "EVENT_SCHEMA_VERSION",
+    "EVENT_TYPES",
+    "JSON",
+    "AuditRecord",
+    "BundleVerification",
+    "Checkpoint",
+    "ConsistencyProof",
+    "LogProblem",
+    "LogVerification",
+    "NewEvent",
+    "SignedCheckpoint",
+    "VerifiedEvent",
+    "canonical_event_bytes",
+    "consistency_proof",
+    "embed_bundle_in_pdf",
+    "ensure_log_key",
+    "extract_bundle_from_pdf",
+    "get_checkpoint",
+    "inclusion_proof",
+    "latest_checkpoint",
+    "leaf_hash",
+    "log_public_key_string",
+    "log_size",
+    "node_hash",
+    "prove_consistency",
+    "prove_subject",
+    "publish_checkpoint",
+    "record",
+    "record_many",
+    "root_at",
+    "verify_bundle",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_log",
+    "write_bundle_beside",
+]

@@ -1,0 +1,304 @@
+"""The append-only log in the store: appending events and reading proofs.
+
+Appending happens inside the caller's transaction, so an event commits or rolls
+back together with the state change it records. Appenders serialise on the one
+``audit_log_head`` row: ``SELECT ... FOR UPDATE`` on PostgreSQL (SQLite
+transactions already begin IMMEDIATE). The lock is held until the caller
+commits, so call :func:`record` last in a transaction, after the other rows
+that must be locked (series counters, challenges), and keep the order the same
+everywhere to avoid deadlocks.
+
+An append reads only the head (size and frontier) and writes the event, its
+leaf and the subtree nodes it completes (two on average). Proofs read O(log n)
+nodes in one query; nothing ever loads the whole log.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import rfc8785
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from evservice._context import Context, resolve
+from evservice.audit._event import (
+    EVENT_SCHEMA_VERSION,
+    AuditRecord,
+    canonical_event_bytes,
+    check_event_fields,
+    normalise_data,
+)
+from evservice.audit._merkle import Frontier, NodeKey
+from evservice.audit._merkle import consistency_proof as _consistency_proof
+from evservice.audit._merkle import inclusion_proof as _inclusion_proof
+from evservice.audit._merkle import root_at as _root_at
+from evservice.audit._offline import leaf_hash
+from evservice.audit._tables import (
+    HEAD_ID,
+    AuditCheckpointRow,
+    AuditEventRow,
+    AuditHeadRow,
+    AuditNodeRow,
+)
+from evservice.clock import ensure_aware
+from evservice.errors import StoreError, ValidationError
+
+__all__ = [
+    "NewEvent",
+    "StoreNodes",
+    "consistency_proof",
+    "damaged",
+    "event_from_row",
+    "inclusion_proof",
+    "lock_head",
+    "log_size",
+    "read_head",
+    "reading",
+    "record",
+    "record_many",
+    "root_at",
+]
+
+EVENTS = cast(sa.Table, AuditEventRow.__table__)  # type: ignore[attr-defined]
+NODES = cast(sa.Table, AuditNodeRow.__table__)  # type: ignore[attr-defined]
+HEAD = cast(sa.Table, AuditHeadRow.__table__)  # type: ignore[attr-defined]
+CHECKPOINTS = cast(sa.Table, AuditCheckpointRow.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append (see :func:`record` for the meaning of each field)."""
+
+    type: str
+    subject: str
+    actor: str
+    at: datetime
+    data: Mapping[str, Any]
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads, with SQLAlchemy errors turned into StoreError."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"reading the audit log failed: {type(exc).__name__}") from exc
+
+
+def _prepare(event: NewEvent, prefix: str) -> tuple[dict[str, Any], AuditRecord]:
+    """Validate one event and compute its canonical bytes and leaf hash (no store access)."""
+    try:
+        check_event_fields(event.type, event.subject, event.actor)
+        at = ensure_aware(event.at).astimezone(UTC)
+    except ValidationError as exc:
+        field = "at" if exc.field == "time" else exc.field
+        raise ValidationError(f"{prefix}{field}", exc.reason) from exc
+    data = normalise_data(event.data, f"{prefix}data")
+    event_id = str(uuid.uuid4())
+    raw = canonical_event_bytes(
+        id=event_id, type=event.type, subject=event.subject, actor=event.actor, at=at, data=data
+    )
+    row = {
+        "event_id": event_id,
+        "v": EVENT_SCHEMA_VERSION,
+        "type": event.type,
+        "subject": event.subject,
+        "actor": event.actor,
+        "at": at,
+        "data": rfc8785.dumps(data).decode("utf-8"),
+    }
+    rec = AuditRecord(
+        index=-1,
+        id=event_id,
+        type=event.type,
+        subject=event.subject,
+        actor=event.actor,
+        at=at,
+        data=data,
+        leaf_hash=leaf_hash(raw),
+    )
+    return row, rec
+
+
+def lock_head(conn: Connection) -> Frontier:
+    """Lock the log head for this transaction and return the size and frontier."""
+    row = conn.execute(
+        sa.select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == HEAD_ID).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise StoreError("the audit log head is missing: the store is not migrated")
+    return Frontier.from_bytes(int(row.size), bytes(row.frontier))
+
+
+def record_many(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
+    """Append several events, in order, inside the caller's open transaction."""
+    prepared = [_prepare(e, f"events.{i}." if i else "") for i, e in enumerate(events)]
+    if not prepared:
+        return []
+    try:
+        conn = session.connection()
+        frontier = lock_head(conn)
+        event_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        records: list[AuditRecord] = []
+        for row, rec in prepared:
+            index = frontier.size
+            for level, idx, h in frontier.append(rec.leaf_hash):
+                node_rows.append({"level": level, "idx": idx, "hash": h})
+            event_rows.append({"idx": index, **row})
+            records.append(
+                AuditRecord(
+                    index=index,
+                    id=rec.id,
+                    type=rec.type,
+                    subject=rec.subject,
+                    actor=rec.actor,
+                    at=rec.at,
+                    data=rec.data,
+                    leaf_hash=rec.leaf_hash,
+                )
+            )
+        conn.execute(sa.insert(EVENTS), event_rows)
+        conn.execute(sa.insert(NODES), node_rows)
+        conn.execute(
+            sa.update(HEAD)
+            .where(HEAD.c.id == HEAD_ID)
+            .values(size=frontier.size, frontier=frontier.to_bytes())
+        )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"appending to the audit log failed: {type(exc).__name__}") from exc
+    return records
+
+
+def record(
+    session: Session,
+    *,
+    type: str,
+    subject: str,
+    actor: str,
+    at: datetime,
+    data: Mapping[str, Any],
+) -> AuditRecord:
+    """Append one event inside the caller's open transaction and return it with its index.
+
+    ``type`` is a dotted lower-case name (``invoice.issued``), ``subject`` the
+    document or challenge id, ``actor`` who acted (``system``, ``customer``,
+    ``operator:<name>``), ``at`` an aware time, ``data`` hashes and masked
+    values only (raw e-mails, phone numbers and codes are refused, naming the
+    key). The event commits or rolls back with the caller's transaction.
+    """
+    return record_many(session, [NewEvent(type, subject, actor, at, data)])[0]
+
+
+def event_from_row(row: Any) -> AuditRecord:
+    """Rebuild an event from its stored fields; the leaf hash is *recomputed* from them."""
+    data = json.loads(row.data)
+    at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
+    raw = canonical_event_bytes(
+        id=row.event_id, type=row.type, subject=row.subject, actor=row.actor, at=at, data=data
+    )
+    return AuditRecord(
+        index=int(row.idx),
+        id=row.event_id,
+        type=row.type,
+        subject=row.subject,
+        actor=row.actor,
+        at=at,
+        data=data,
+        leaf_hash=leaf_hash(raw),
+    )
+
+
+class StoreNodes:
+    """Stored subtree hashes, fetched by key in one query (a :class:`NodeSource`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(NODES.c.level, NODES.c.idx, NODES.c.hash).where(
+                sa.tuple_(NODES.c.level, NODES.c.idx).in_([tuple(k) for k in keys])
+            )
+        )
+        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+
+def read_head(conn: Connection) -> Frontier:
+    """The log's size and frontier as last committed (no lock)."""
+    row = conn.execute(
+        sa.select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == HEAD_ID)
+    ).one_or_none()
+    if row is None:
+        raise StoreError("the audit log head is missing: the store is not migrated")
+    return Frontier.from_bytes(int(row.size), bytes(row.frontier))
+
+
+def _engine(ctx: Context | None) -> Engine:
+    return resolve(ctx).engine
+
+
+def _size_arg(size: int | None, current: int, field: str) -> int:
+    if size is None:
+        return current
+    if not 0 <= size <= current:
+        raise ValidationError(field, f"must be between 0 and the log size {current}")
+    return size
+
+
+def log_size(ctx: Context | None = None) -> int:
+    """The number of events in the log."""
+    with reading(_engine(ctx)) as conn:
+        return read_head(conn).size
+
+
+def root_at(size: int | None = None, ctx: Context | None = None) -> bytes:
+    """The RFC 6962 root of the log at ``size`` (default: now)."""
+    with reading(_engine(ctx)) as conn:
+        head = read_head(conn)
+        size = _size_arg(size, head.size, "size")
+        if size == head.size:
+            return head.root()
+        with damaged():
+            return _root_at(size, StoreNodes(conn))
+
+
+def inclusion_proof(index: int, size: int | None = None, ctx: Context | None = None) -> list[bytes]:
+    """The inclusion proof of event ``index`` in the log at ``size`` (default: now)."""
+    with reading(_engine(ctx)) as conn:
+        size = _size_arg(size, read_head(conn).size, "size")
+        with damaged():
+            return _inclusion_proof(index, size, StoreNodes(conn))
+
+
+def consistency_proof(
+    old_size: int, new_size: int | None = None, ctx: Context | None = None
+) -> list[bytes]:
+    """The consistency proof from the log at ``old_size`` to ``new_size`` (default: now)."""
+    with reading(_engine(ctx)) as conn:
+        new_size = _size_arg(new_size, read_head(conn).size, "new_size")
+        if not 0 <= old_size <= new_size:
+            raise ValidationError("old_size", f"must be between 0 and {new_size}")
+        with damaged():
+            return _consistency_proof(old_size, new_size, StoreNodes(conn))
+
+
+@contextmanager
+def damaged() -> Iterator[None]:
+    """A stored node missing under a proof means the store lost data: say so."""
+    try:
+        yield
+    except LookupError as exc:
+        raise StoreError(f"the audit log is damaged: {exc.args[0]}") from exc

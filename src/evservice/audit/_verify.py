@@ -1,0 +1,387 @@
+"""Verify the whole stored log: re-hash every event, rebuild the tree, compare.
+
+``verify_log`` never trusts a stored hash on its own. It streams the events in
+index order, a chunk at a time, recomputes each leaf from the stored fields,
+rebuilds the tree with the same frontier code the appenders use, and compares
+
+* each recomputed leaf with the stored leaf (names edited, reordered, inserted
+  and deleted rows);
+* each subtree it completes with the stored node (names tampered nodes);
+* the rebuilt root at every signed checkpoint's size with the root that the
+  checkpoint signs (catches a rewrite that also recomputed the stored hashes);
+* the final frontier with the stored log head.
+
+Memory stays O(chunk + log n + checkpoints): the log is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from evservice._context import Context, resolve
+from evservice.audit._checkpoint import iter_checkpoints
+from evservice.audit._keys import check_origin, log_public_key_string
+from evservice.audit._log import EVENTS, NODES, event_from_row, read_head
+from evservice.audit._merkle import EMPTY_ROOT, Frontier
+from evservice.audit._offline import NoteError, open_checkpoint
+from evservice.errors import StoreError, ValidationError
+from evservice.store import is_postgres
+
+__all__ = ["LogProblem", "LogVerification", "verify_log"]
+
+_MISSING = b"\x00" * 32
+_MAX_OBSERVATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    """One thing wrong with the log. ``index`` names the row (or leaf) when there is one.
+
+    Kinds: ``edited``, ``deleted``, ``inserted``, ``reordered`` (event rows),
+    ``node`` (a stored subtree hash), ``head`` (the stored size/frontier),
+    ``checkpoint`` (a signed checkpoint disagrees or does not verify).
+    """
+
+    kind: str
+    index: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f" at index {self.index}" if self.index is not None else ""
+        return f"{self.kind}{where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class LogVerification:
+    """The outcome of :func:`verify_log`: ``ok`` only if nothing was wrong."""
+
+    ok: bool
+    size: int
+    rows: int
+    root: bytes
+    checkpoints_checked: int
+    problems: tuple[LogProblem, ...] = ()
+    warnings: tuple[str, ...] = ()
+    more_problems: int = 0
+
+    @property
+    def first_bad_index(self) -> int | None:
+        """The lowest row index named by a problem, if any."""
+        indexes = [p.index for p in self.problems if p.index is not None]
+        return min(indexes) if indexes else None
+
+    def summary(self) -> str:
+        """The verdict, then one line per problem (and warnings)."""
+        if self.ok:
+            head = (
+                f"audit log intact: {self.rows} events re-hashed, root {self.root.hex()} "
+                f"at size {self.size}, {self.checkpoints_checked} signed checkpoint(s) match"
+            )
+        else:
+            count = len(self.problems) + self.more_problems
+            head = (
+                f"audit log NOT intact: {count} problem(s) in {self.rows} rows (size {self.size})"
+            )
+        lines = [head, *(f"  {p}" for p in self.problems)]
+        if self.more_problems:
+            lines.append(f"  ... and {self.more_problems} more")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+@dataclass
+class _Target:
+    size: int
+    root: bytes
+    label: str
+
+
+@dataclass
+class _State:
+    """Mutable state of one verification run."""
+
+    size: int
+    max_problems: int
+    problems: list[LogProblem] = field(default_factory=list)
+    more: int = 0
+    warnings: list[str] = field(default_factory=list)
+    observations: list[tuple[int, int | None, str]] = field(default_factory=list)
+    bad_leaves: list[int] = field(default_factory=list)
+    targets: dict[int, list[_Target]] = field(default_factory=dict)
+    checked: int = 0
+
+    def add(self, kind: str, index: int | None, detail: str) -> None:
+        if len(self.problems) < self.max_problems:
+            self.problems.append(LogProblem(kind, index, detail))
+        else:
+            self.more += 1
+
+
+def _collect_checkpoints(
+    conn: Connection, state: _State, origin: str, vkey: str, external: Iterable[str]
+) -> None:
+    """Verify every stored (and given) checkpoint's signature; keep their roots as targets."""
+    notes: list[tuple[str, str, int | None, bytes | None]] = []
+    for stored in iter_checkpoints(conn):
+        if stored.origin != origin:
+            state.warnings.append(
+                f"checkpoint at size {stored.size} has origin {stored.origin!r}, not checked"
+            )
+            continue
+        notes.append(
+            (f"stored checkpoint at size {stored.size}", stored.note, stored.size, stored.root_hash)
+        )
+    for n, note in enumerate(external):
+        notes.append((f"given checkpoint #{n + 1}", note, None, None))
+    for label, note, row_size, row_root in notes:
+        try:
+            opened = open_checkpoint(note, vkey)
+        except NoteError as exc:
+            state.add("checkpoint", None, f"{label} does not verify: {exc}")
+            continue
+        if row_size is not None and (opened.size != row_size or opened.root_hash != row_root):
+            state.add("checkpoint", None, f"{label}: the stored row differs from its signed note")
+        if opened.size > state.size:
+            state.add(
+                "checkpoint",
+                None,
+                f"{label} signs size {opened.size} but the log has only {state.size} events: "
+                "events were removed",
+            )
+            continue
+        state.targets.setdefault(opened.size, []).append(
+            _Target(opened.size, opened.root_hash, label)
+        )
+
+
+def _check_targets(state: _State, tree: Frontier) -> None:
+    for target in state.targets.get(tree.size, ()):
+        state.checked += 1
+        if tree.root() != target.root:
+            first_bad = state.bad_leaves[0] if state.bad_leaves else None
+            hint = f" (first bad row: {first_bad})" if first_bad is not None else ""
+            state.add(
+                "checkpoint",
+                None,
+                f"the events do not hash to the root signed by the {target.label}{hint}",
+            )
+
+
+def _stored_range(conn: Connection, level: int, lo: int, hi: int) -> dict[int, bytes]:
+    rows = conn.execute(
+        sa.select(NODES.c.idx, NODES.c.hash).where(
+            NODES.c.level == level, NODES.c.idx >= lo, NODES.c.idx <= hi
+        )
+    )
+    return {int(r.idx): bytes(r.hash) for r in rows}
+
+
+def _compare_nodes(conn: Connection, state: _State, pending: list[tuple[int, int, bytes]]) -> None:
+    """Compare completed subtrees (level >= 1) with the stored nodes, level by level."""
+    by_level: dict[int, list[tuple[int, bytes]]] = {}
+    for level, idx, h in pending:
+        by_level.setdefault(level, []).append((idx, h))
+    for level, items in sorted(by_level.items()):
+        stored = _stored_range(conn, level, items[0][0], items[-1][0])
+        for idx, h in items:
+            lo, hi = idx << level, (idx + 1) << level
+            pos = bisect.bisect_left(state.bad_leaves, lo)
+            if pos < len(state.bad_leaves) and state.bad_leaves[pos] < hi:
+                continue  # a consequence of a bad leaf already named
+            got = stored.get(idx)
+            if got is None:
+                state.add("node", lo, f"stored subtree ({level}, {idx}) is missing")
+            elif got != h:
+                state.add("node", lo, f"stored subtree ({level}, {idx}) differs from the events")
+    pending.clear()
+
+
+def _classify(state: _State) -> None:
+    """Turn leaf mismatches into edited / inserted / deleted / reordered problems."""
+    obs = sorted(state.observations)
+    found = {i: j for i, j, _ in obs}
+    done: set[int] = set()
+    for pos, (i, j, name) in enumerate(obs):
+        if i in done:
+            continue
+        done.add(i)
+        if j is not None and found.get(j) == i and j not in done:
+            done.add(j)
+            state.add("reordered", i, f"rows {i} and {j} hold each other's events ({name})")
+            continue
+        run = 0
+        step = -1 if j is None else (j - i)
+        if step in (-1, 1):
+            k = pos + 1
+            while (
+                k < len(obs)
+                and obs[k][0] == i + run + 1
+                and obs[k][1] == obs[k][0] + (-1 if j is None else step)
+            ):
+                run += 1
+                done.add(obs[k][0])
+                k += 1
+        if j is None and run:
+            state.add(
+                "inserted",
+                i,
+                f"a row that the log never recorded ({name}); the {run} row(s) after it "
+                "are shifted up by one",
+            )
+        elif j is None:
+            state.add(
+                "edited", i, f"the stored fields no longer hash to the recorded leaf ({name})"
+            )
+        elif j == i + 1:
+            state.add(
+                "deleted",
+                i,
+                f"the event recorded at index {i} is missing; {run + 1} later row(s) were "
+                "renumbered down to close the gap",
+            )
+        else:
+            shifted = f" and {run} more row(s) shifted the same way" if run else ""
+            state.add("reordered", i, f"holds the event recorded at index {j} ({name}){shifted}")
+
+
+def verify_log(
+    ctx: Context | None = None,
+    *,
+    checkpoints: Iterable[str] = (),
+    chunk_size: int = 2000,
+    max_problems: int = 100,
+    time_skew: timedelta = timedelta(minutes=5),
+) -> LogVerification:
+    """Re-hash every stored event and check the log against itself and its checkpoints.
+
+    ``checkpoints`` are extra signed checkpoint notes kept outside the store (by
+    an auditor or a witness); they are checked like the stored ones. A time
+    going backwards by more than ``time_skew`` between consecutive rows is a
+    warning (concurrent writers may be a little out of order; a forged row often
+    is by much more).
+    """
+    if chunk_size < 1:
+        raise ValidationError("chunk_size", "must be at least 1")
+    ctx = resolve(ctx)
+    origin = check_origin(ctx.settings.audit_origin)
+    vkey = log_public_key_string(ctx.settings)
+    engine = ctx.engine
+    try:
+        conn_cm = engine.connect()
+        if is_postgres(engine):
+            conn_cm = conn_cm.execution_options(isolation_level="REPEATABLE READ")
+        with conn_cm as conn:
+            return _verify(
+                conn, origin, vkey, list(checkpoints), chunk_size, max_problems, time_skew
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"reading the audit log failed: {type(exc).__name__}") from exc
+
+
+def _verify(
+    conn: Connection,
+    origin: str,
+    vkey: str,
+    external: Sequence[str],
+    chunk_size: int,
+    max_problems: int,
+    time_skew: timedelta,
+) -> LogVerification:
+    head = read_head(conn)
+    state = _State(size=head.size, max_problems=max_problems)
+    _collect_checkpoints(conn, state, origin, vkey, external)
+    tree = Frontier()
+    _check_targets(state, tree)  # checkpoints of the empty log
+    pending: list[tuple[int, int, bytes]] = []
+    rows_seen = 0
+    last_idx: int | None = None
+    last_at: datetime | None = None
+
+    def advance(leaf: bytes) -> None:
+        for level, idx, h in tree.append(leaf):
+            if level:
+                pending.append((level, idx, h))
+        _check_targets(state, tree)
+
+    def fill_gap(upto: int, stored: dict[int, bytes]) -> None:
+        """Rows tree.size .. upto-1 are missing: name them, keep the tree going."""
+        start = tree.size
+        if upto <= start:
+            return
+        detail = "no row; the log recorded an event here"
+        if upto - start > 1:
+            detail = f"no rows for indexes {start}..{upto - 1}; the log recorded events there"
+        state.add("deleted", start, detail)
+        for missing in range(start, upto):
+            state.bad_leaves.append(missing)
+            advance(stored.get(missing, _MISSING))
+
+    while True:
+        query = sa.select(EVENTS).order_by(EVENTS.c.idx).limit(chunk_size)
+        if last_idx is not None:
+            query = query.where(EVENTS.c.idx > last_idx)
+        rows = conn.execute(query).all()
+        if not rows:
+            break
+        rows_seen += len(rows)
+        last_idx = int(rows[-1].idx)
+        lo, hi = max(tree.size - 1, 0), min(last_idx + 1, head.size - 1)
+        stored = _stored_range(conn, 0, lo, hi) if hi >= lo else {}
+        where_stored = {h: i for i, h in stored.items()}
+        for row in rows:
+            idx = int(row.idx)
+            name = f"event {row.event_id}, {row.type} about {row.subject!r}"
+            if idx < tree.size or idx >= head.size:
+                state.add(
+                    "inserted",
+                    idx,
+                    f"row beyond the log's {head.size} recorded events ({name})"
+                    if idx >= head.size
+                    else f"row outside the log's index range ({name})",
+                )
+                continue
+            fill_gap(idx, stored)
+            try:
+                event = event_from_row(row)
+                leaf = event.leaf_hash
+            except (ValueError, TypeError, AttributeError) as exc:
+                leaf = _MISSING
+                state.warnings.append(f"row {idx} cannot be parsed: {type(exc).__name__}")
+            if stored.get(idx) != leaf:
+                state.bad_leaves.append(idx)
+                if len(state.observations) < _MAX_OBSERVATIONS:
+                    state.observations.append((idx, where_stored.get(leaf), name))
+                else:
+                    state.more += 1
+            if last_at is not None and row.at is not None and row.at < last_at - time_skew:
+                state.warnings.append(
+                    f"row {idx} is dated {last_at - row.at} before the row preceding it"
+                )
+            last_at = row.at
+            advance(leaf)
+        _compare_nodes(conn, state, pending)
+    while tree.size < head.size:  # rows missing at the end, a chunk at a time
+        upto = min(tree.size + chunk_size, head.size)
+        fill_gap(upto, _stored_range(conn, 0, tree.size, upto - 1))
+        _compare_nodes(conn, state, pending)
+    _compare_nodes(conn, state, pending)
+    _classify(state)
+    if not state.bad_leaves and tree.to_bytes() != head.to_bytes():
+        state.add("head", None, "the stored log head (size and frontier) differs from the events")
+    state.problems.sort(key=lambda p: (p.index is None, p.index or 0))
+    return LogVerification(
+        ok=not state.problems and not state.more,
+        size=head.size,
+        rows=rows_seen,
+        root=tree.root() if tree.size else EMPTY_ROOT,
+        checkpoints_checked=state.checked,
+        problems=tuple(state.problems),
+        warnings=tuple(state.warnings),
+        more_problems=state.more,
+    )
