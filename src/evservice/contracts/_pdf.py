@@ -25,6 +25,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
     Flowable,
+    KeepTogether,
     PageBreak,
     Paragraph,
     SimpleDocTemplate,
@@ -38,7 +39,12 @@ from evservice.contracts._model import Contract
 from evservice.contracts._templates import TITLES, render_clauses
 from evservice.money import format_vnd
 
-__all__ = ["EvidenceRow", "render_contract_pdf"]
+__all__ = ["EvidenceRow", "group_hex", "render_contract_pdf"]
+
+
+def group_hex(digest: str, size: int = 16) -> str:
+    """A long hex digest in groups of ``size`` so that it wraps cleanly on the page."""
+    return " ".join(digest[i : i + size] for i in range(0, len(digest), size))
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,6 @@ def _contract_story(
         story.append(_p(f"Điều {article.number}. {article.title}", st["h"]))
         for clause in article.clauses:
             story.append(_p(f"{clause.number}. {clause.text}", st["clause"]))
-    story.append(Spacer(1, 6 * mm))
     sign = Table(
         [
             [_p("ĐẠI DIỆN BÊN A", st["bold"]), _p("BÊN B", st["bold"])],
@@ -137,8 +142,6 @@ def _contract_story(
         colWidths=[85 * mm, 85 * mm],
     )
     sign.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER")]))
-    story.append(sign)
-    story.append(Spacer(1, 6 * mm))
     qrs: list[Any] = [_QrFlowable(verify_payload, 30 * mm, "Tra cứu hợp đồng", fonts.regular)]
     caption = _p("Quét mã để tra cứu và kiểm tra hợp đồng.", st["small"])
     if pay_payload is not None:
@@ -148,7 +151,9 @@ def _contract_story(
             f"{format_vnd(d.amount_due)} đồng khi ký.",
             st["small"],
         )
-    story.append(Table([[*qrs, caption]], colWidths=[36 * mm] * len(qrs) + [None]))
+    codes = Table([[*qrs, caption]], colWidths=[36 * mm] * len(qrs) + [None])
+    # Signatures and codes stay together, so the codes never sit alone on a page.
+    story.append(KeepTogether([Spacer(1, 6 * mm), sign, Spacer(1, 6 * mm), codes]))
     return story
 
 
