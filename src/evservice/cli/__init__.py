@@ -26,6 +26,7 @@ app = typer.Typer(
 # (module, command name, hidden alias). Each module defines ``app`` (a group) or
 # ``register(app)`` (top-level commands). Keep sorted by module.
 _GROUPS: list[tuple[str, str | None, str | None]] = [
+    ("_audit", "audit", None),
     ("_qr", "qr", None),
 ]
 
