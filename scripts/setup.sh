@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fonts-dejavu-core softhsm2 poppler-utils xmlsec1 libpango-1.0-0 libpangoft2-1.0-0)
+APT_PACKAGES=(fonts-dejavu-core softhsm2 poppler-utils xmlsec1 libpango-1.0-0 libpangoft2-1.0-0 libnss3-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,93 @@
+"""Offline verification of signed invoices: our PDFs and XMLs, and other issuers' XML.
+
+``verify(path_or_bytes)`` returns a :class:`VerificationReport` and never raises
+for a document that is merely invalid (tampered, untrusted, unreadable): what is
+wrong is in the report. Trust comes only from the configured roots
+(``settings.trust_roots``, plus the development root in development mode); no
+network is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from evservice._context import Context, resolve
+from evservice.errors import ValidationError
+from evservice.signing._trust import trust_config
+from evservice.verification._common import VerifyOptions
+from evservice.verification._pdf import verify_pdf
+from evservice.verification._report import (
+    EmbeddedXmlReport,
+    SignatureReport,
+    TimestampReport,
+    TotalsCheck,
+    VerificationReport,
+)
+from evservice.verification._xml import verify_xml
+
+__all__ = [
+    "EmbeddedXmlReport",
+    "SignatureReport",
+    "TimestampReport",
+    "TotalsCheck",
+    "VerificationReport",
+    "verify",
+]
+
+MAX_INPUT_BYTES = 200 * 1024 * 1024
+
+
+def _kind(data: bytes) -> str:
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "xml" if stripped.startswith(b"<") else "unknown"
+
+
+def verify(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    ctx: Context | None = None,
+    allow_legacy: bool | None = None,
+    trust_roots: Sequence[Path | bytes] = (),
+    name: str | None = None,
+) -> VerificationReport:
+    """Verify every signature in a PDF or XML file (a path, or the bytes themselves).
+
+    ``allow_legacy`` overrides ``settings.allow_legacy_algorithms`` (accept
+    RSA-SHA1 XML signatures of older invoices); ``trust_roots`` adds roots to the
+    configured ones. Raises :class:`~evservice.errors.ValidationError` only when
+    ``source`` is not a readable file.
+    """
+    context = resolve(ctx)
+    if isinstance(source, bytes):
+        data, label = source, name or "<bytes>"
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size > MAX_INPUT_BYTES:
+                raise ValidationError("source", f"{path} is larger than {MAX_INPUT_BYTES} bytes")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValidationError("source", f"cannot read {path}: {exc.strerror}") from exc
+        label = name or str(path)
+    settings = context.settings
+    options = VerifyOptions(
+        trust=trust_config(settings, trust_roots),
+        allow_legacy=settings.allow_legacy_algorithms if allow_legacy is None else allow_legacy,
+        moment=context.clock.now(),
+    )
+    kind = _kind(data)
+    if kind == "pdf":
+        return verify_pdf(data, label, options)
+    if kind == "xml":
+        return verify_xml(data, label, options)
+    return VerificationReport(
+        source=label,
+        kind="unknown",
+        problems=("neither a PDF nor an XML document",),
+        checked_at=options.moment,
+    )

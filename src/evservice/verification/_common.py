@@ -1,0 +1,106 @@
+"""What XML and PDF verification share: the options, certificate facts and chain trust."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+
+from evservice.signing._devkeys import is_development_certificate
+from evservice.signing._trust import TrustConfig, to_asn1
+
+__all__ = [
+    "VerifyOptions",
+    "anchor_name",
+    "certificate_valid_at",
+    "chain_trust",
+    "common_name",
+    "tax_code_of",
+    "validation_context",
+]
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How to judge: the roots to trust, whether SHA-1 is tolerated, and "now"."""
+
+    trust: TrustConfig
+    allow_legacy: bool
+    moment: datetime
+
+
+def common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()
+
+
+def tax_code_of(cert: x509.Certificate) -> str | None:
+    """The ``MST:`` tax code Vietnamese certificates carry in UID (or, rarely, in CN/OU)."""
+    for oid in (NameOID.USER_ID, NameOID.COMMON_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME):
+        for attr in cert.subject.get_attributes_for_oid(oid):
+            value = str(attr.value).strip()
+            if value.upper().startswith("MST:"):
+                return value[4:].strip()
+    return None
+
+
+def certificate_valid_at(cert: x509.Certificate, when: datetime | None) -> bool | None:
+    if when is None:
+        return None
+    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+
+
+def validation_context(
+    trust: TrustConfig, moment: datetime, others: Sequence[x509.Certificate] = ()
+) -> ValidationContext:
+    """An offline context: the configured roots only, no fetching, soft-fail revocation."""
+    return ValidationContext(
+        trust_roots=trust.asn1_roots(),
+        other_certs=[to_asn1(c) for c in others],
+        moment=moment,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+
+
+def chain_trust(
+    cert: x509.Certificate,
+    others: Sequence[x509.Certificate],
+    trust: TrustConfig,
+    moment: datetime,
+) -> tuple[bool, str, bool]:
+    """(trusted, detail, development) for ``cert`` at ``moment`` against the roots."""
+    development = is_development_certificate(cert)
+    if not trust.roots:
+        return False, "no trust roots configured", development
+    context = validation_context(trust, moment, others)
+    validator = CertificateValidator(
+        to_asn1(cert), intermediate_certs=[to_asn1(c) for c in others], validation_context=context
+    )
+    try:
+        path = asyncio.run(validator.async_validate_path())
+    except PathBuildingError:
+        return False, "no chain to a configured root", development
+    except (PathValidationError, ValidationError) as exc:
+        return False, f"chain does not validate: {exc}", development
+    anchor = path.trust_anchor
+    anchor_cert = getattr(anchor, "certificate", None)
+    dev_root = trust.development_root
+    if dev_root is not None and anchor_cert is not None:
+        development = development or anchor_cert.dump() == to_asn1(dev_root).dump()
+    return True, f"chains to {anchor_name(anchor)}", development
+
+
+def anchor_name(anchor: Any) -> str:
+    """The common name of a trust anchor (the whole name when it has none)."""
+    name = anchor.authority.name
+    native = name.native if hasattr(name, "native") else {}
+    common = native.get("common_name") if isinstance(native, dict) else None
+    return str(common) if common else str(name.human_friendly)
