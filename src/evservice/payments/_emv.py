@@ -330,8 +330,8 @@ def encode(fields: Iterable[Field], *, strict: bool = True) -> str:
     character limit; raises :class:`PaymentCodeError` naming the tag.
     """
     items = tuple(fields)
-    _check_payload_shape(items, strict)
     _check_fields(items, _TOP, "", strict)
+    _check_payload_shape(items, strict)
     body = _serialize(items) + "6304"
     text = body + crc16(body)
     if len(text) > MAX_LENGTH:
@@ -417,8 +417,8 @@ def decode(payload: str, *, strict: bool = True) -> Payload:
             "tag 63", f"CRC {crc} does not match the content (expected {expected})"
         )
     fields = _parse(text[:-8], _TOP, "", strict)
-    _check_payload_shape(fields, strict)
     _check_fields(fields, _TOP, "", strict)
+    _check_payload_shape(fields, strict)
     return Payload(fields, crc)
 
 

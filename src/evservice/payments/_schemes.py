@@ -134,7 +134,7 @@ def paynow(
 
 def _promptpay_target(target: str, kind: str | None) -> tuple[str, str]:
     digits = re.sub(r"[\s+-]", "", str(target))
-    if not digits.isdigit():
+    if not re.fullmatch(r"[0-9]+", digits):
         raise PaymentCodeError("target", "must be digits (a phone number, tax ID or e-wallet ID)")
     if kind is None:
         if len(digits) == 13:

@@ -187,7 +187,7 @@ class VietQR:
         amount_raw = decoded.get("54")
         amount: Decimal | None = None
         if amount_raw is not None:
-            if not amount_raw.isdigit():
+            if not re.fullmatch(r"[0-9]+", amount_raw):
                 raise PaymentCodeError("tag 54", "a VietQR amount is whole dong (digits only)")
             amount = Decimal(amount_raw)
         return cls(
