@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     provider_tax_code: str | None = Field(
         default=None, description="MSTTCGP: tax code of the e-invoice service provider."
     )
+    tariff_dir: Path | None = Field(
+        default=None,
+        description="Extra tariff/VAT JSON files overlaying the packaged ones (same codes replace).",
+    )
     lookup_url: str = Field(
         default="https://tracuu.evservice.example/",
         description="Where customers look a document up by its lookup code.",

@@ -15,19 +15,50 @@ from evservice.invoices._model import (
     Totals,
     compute_totals,
 )
+from evservice.invoices._pricing import (
+    MeterReading,
+    PricedReading,
+    PricedSegment,
+    TierCharge,
+    price_meter_reading,
+    price_reading,
+)
+from evservice.invoices._subscriptions import (
+    CreditApplication,
+    CreditBalance,
+    SubscriptionPlan,
+    apply_credit,
+    bill_subscription,
+)
+from evservice.invoices._tariffs import Tariff, TariffBook, TariffSchedule, load_tariffs
 
 __all__ = [
     "Buyer",
     "CorrectionKind",
+    "CreditApplication",
+    "CreditBalance",
     "Invoice",
     "InvoiceDraft",
     "InvoiceLine",
     "InvoiceStatus",
     "LineKind",
+    "MeterReading",
     "PaymentAccount",
+    "PricedReading",
+    "PricedSegment",
     "RateTotal",
     "RelatedInvoice",
     "Seller",
+    "SubscriptionPlan",
+    "Tariff",
+    "TariffBook",
+    "TariffSchedule",
+    "TierCharge",
     "Totals",
+    "apply_credit",
+    "bill_subscription",
     "compute_totals",
+    "load_tariffs",
+    "price_meter_reading",
+    "price_reading",
 ]
