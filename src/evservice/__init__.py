@@ -4,6 +4,7 @@ from evservice._context import Context
 from evservice.clock import Clock, ManualClock, SystemClock
 from evservice.config import Settings, get_settings
 from evservice.errors import EvServiceError, ValidationError
+from evservice.verification import verify
 
 __version__ = "0.1.0"
 
@@ -17,4 +18,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "get_settings",
+    "verify",
 ]

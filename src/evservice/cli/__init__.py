@@ -27,7 +27,9 @@ app = typer.Typer(
 # ``register(app)`` (top-level commands). Keep sorted by module.
 _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_audit", "audit", None),
+    ("_init", None, None),
     ("_qr", "qr", None),
+    ("_verify", None, None),
 ]
 
 

@@ -36,7 +36,7 @@ from evservice.signing._devkeys import dev_key_paths, init_dev_keys, is_developm
 from evservice.signing._trust import load_certificates, to_asn1, trust_config, uses_development_key
 
 if TYPE_CHECKING:
-    from evservice.signing._pades import PdfSignatureBox
+    from evservice.signing._pades import PageBoxLike, PdfSignatureBox
 
 __all__ = [
     "DocumentSigner",
@@ -180,7 +180,7 @@ class DocumentSigner:
         pdf: bytes,
         *,
         signing_time: datetime,
-        box: PdfSignatureBox | None = None,
+        box: PdfSignatureBox | PageBoxLike | None = None,
         embedded_xml: bytes | None = None,
         xml_filename: str = "invoice.xml",
         reason: str | None = None,

@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.content import PdfContent
@@ -44,11 +44,21 @@ from evservice.signing._trust import to_asn1
 if TYPE_CHECKING:
     from evservice.signing._keys import DocumentSigner
 
-__all__ = ["STAMP_TEXT", "XML_MIME_TYPE", "PdfSignatureBox", "sign_pdf"]
+__all__ = ["STAMP_TEXT", "XML_MIME_TYPE", "PageBoxLike", "PdfSignatureBox", "sign_pdf"]
 
 #: The stamp text: who signed, and when (Vietnam local time).
 STAMP_TEXT = "Ký bởi: %(signer)s\nKý ngày: %(ts)s"
 XML_MIME_TYPE = "text/xml"
+
+
+class PageBoxLike(Protocol):
+    """A box as the PDF renderers describe it (``RenderedPdf.signature_box``)."""
+
+    @property
+    def page(self) -> int: ...
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,14 @@ class PdfSignatureBox:
 
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 from the bottom left
     page: int = 0
+
+    @classmethod
+    def of(cls, box: PdfSignatureBox | PageBoxLike) -> PdfSignatureBox:
+        """Accept ours or anything with ``page`` and ``rect`` (the invoice PDF's ``PageBox``)."""
+        if isinstance(box, PdfSignatureBox):
+            return box
+        x1, y1, x2, y2 = box.rect
+        return cls(box=(x1, y1, x2, y2), page=box.page)
 
     def as_ints(self) -> tuple[int, int, int, int]:
         x1, y1, x2, y2 = self.box
@@ -239,7 +257,7 @@ def sign_pdf(
     signer: DocumentSigner,
     *,
     signing_time: datetime,
-    box: PdfSignatureBox | None = None,
+    box: PdfSignatureBox | PageBoxLike | None = None,
     embedded_xml: bytes | None = None,
     xml_filename: str = "invoice.xml",
     reason: str | None = None,
@@ -252,6 +270,7 @@ def sign_pdf(
     same revision, so the signature covers it.
     """
     when = ensure_aware(signing_time).astimezone(VN_TZ)
+    box = PdfSignatureBox.of(box) if box is not None else None
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     except (PdfError, ValueError, KeyError, TypeError) as exc:

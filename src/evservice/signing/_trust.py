@@ -70,13 +70,18 @@ class TrustConfig:
 
     roots: tuple[x509.Certificate, ...]
     development_root: x509.Certificate | None
+    intermediates: tuple[x509.Certificate, ...] = ()
 
     def asn1_roots(self) -> list[asn1_x509.Certificate]:
         return [to_asn1(c) for c in self.roots]
 
 
 def trust_config(settings: Settings, extra: Iterable[Path | bytes] = ()) -> TrustConfig:
-    """Roots from the settings (and ``extra``), plus the development root when it applies."""
+    """Roots from the settings (and ``extra``), plus the development root when it applies.
+
+    Certificates of ``signing_chain_pem`` that are not self-signed count as known
+    intermediates (many invoices carry only the signer's certificate).
+    """
     roots: list[x509.Certificate] = []
     for path in settings.trust_roots:
         roots.extend(load_certificates(path))
@@ -92,4 +97,11 @@ def trust_config(settings: Settings, extra: Iterable[Path | bytes] = ()) -> Trus
         dev_root = load_certificates(dev_path)[0]
         if dev_root not in roots:
             roots.append(dev_root)
-    return TrustConfig(roots=tuple(roots), development_root=dev_root)
+    intermediates: list[x509.Certificate] = []
+    if settings.signing_chain_pem is not None and Path(settings.signing_chain_pem).is_file():
+        intermediates = [
+            c for c in load_certificates(settings.signing_chain_pem) if c.subject != c.issuer
+        ]
+    return TrustConfig(
+        roots=tuple(roots), development_root=dev_root, intermediates=tuple(intermediates)
+    )

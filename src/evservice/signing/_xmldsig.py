@@ -19,7 +19,7 @@ The produced signature (no whitespace is added, and nothing may re-indent it)::
         <Reference URI="#<DLHDon Id>"> enveloped-signature, C14N 1.0, sha256
         <Reference URI="#seller-SigningTime" Type="...#Object"> C14N 1.0, sha256
       <SignatureValue/>
-      <KeyInfo><X509Data><X509SubjectName/><X509Certificate/></X509Data></KeyInfo>
+      <KeyInfo><X509Data><X509SubjectName/><X509Certificate/>+ (signer, then intermediates)
       <Object Id="seller-SigningTime"><SignatureProperties>
         <SignatureProperty Target="#seller"><SigningTime>2026-11-01T09:00:00</SigningTime>
 
@@ -256,8 +256,9 @@ def sign_invoice_xml(
     data = etree.SubElement(etree.SubElement(sig, _ds("KeyInfo")), _ds("X509Data"))
     subject = signer.certificate.subject.rfc4514_string()
     etree.SubElement(data, _ds("X509SubjectName")).text = subject
-    cert_der = signer.certificate.public_bytes(Encoding.DER)
-    etree.SubElement(data, _ds("X509Certificate")).text = base64.b64encode(cert_der).decode()
+    for cert in (signer.certificate, *(c for c in signer.chain if c.subject != c.issuer)):
+        der = cert.public_bytes(Encoding.DER)
+        etree.SubElement(data, _ds("X509Certificate")).text = base64.b64encode(der).decode()
     obj = etree.SubElement(sig, _ds("Object"), Id=object_id)
     prop = etree.SubElement(
         etree.SubElement(obj, _ds("SignatureProperties")),

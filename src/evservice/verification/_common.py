@@ -80,6 +80,7 @@ def chain_trust(
     development = is_development_certificate(cert)
     if not trust.roots:
         return False, "no trust roots configured", development
+    others = [*others, *trust.intermediates]
     context = validation_context(trust, moment, others)
     validator = CertificateValidator(
         to_asn1(cert), intermediate_certs=[to_asn1(c) for c in others], validation_context=context
