@@ -31,6 +31,7 @@ from evservice.invoices._subscriptions import (
     bill_subscription,
 )
 from evservice.invoices._tariffs import Tariff, TariffBook, TariffSchedule, load_tariffs
+from evservice.invoices._xml import ParsedInvoice, invoice_to_xml, parse_invoice_xml
 
 __all__ = [
     "Buyer",
@@ -43,6 +44,7 @@ __all__ = [
     "InvoiceStatus",
     "LineKind",
     "MeterReading",
+    "ParsedInvoice",
     "PaymentAccount",
     "PricedReading",
     "PricedSegment",
@@ -58,7 +60,9 @@ __all__ = [
     "apply_credit",
     "bill_subscription",
     "compute_totals",
+    "invoice_to_xml",
     "load_tariffs",
+    "parse_invoice_xml",
     "price_meter_reading",
     "price_reading",
 ]

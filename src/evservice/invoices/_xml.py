@@ -1,0 +1,784 @@
+"""Invoice XML in the tax authority's format v2.0.x: the writer and a tolerant, safe parser.
+
+The tree (Decision 1450/QĐ-TCT, as amended)::
+
+    HDon
+      DLHDon Id=<invoice.xml_id>          what the seller signs
+        TTChung   PBan THDon KHMSHDon KHHDon SHDon NLap DVTTe TGia HTTToan
+                  [MSTTCGP] [TTHDLQuan] [TTKhac/TTin*]
+        NDHDon    NBan, NMua, DSHHDVu/HHDVu*, TToan
+      DSCKS       NBan (empty: the seller's signature goes here), NMua, CCKSKhac
+
+The writer emits compact UTF-8 (no indentation: a signature covers these exact
+bytes, and nobody may re-indent after signing), plain decimal numbers (``1500``,
+``2.5``; never ``1.5E+3`` or ``1500.0``), ISO dates, and omits optional elements
+that are empty. Output is deterministic: the same invoice gives the same bytes.
+
+Fields of the model that the standard has no element for travel in
+``TTChung/TTKhac/TTin`` (``TTruong``/``KDLieu``/``DLieu``), the extension block
+providers use for the same purpose:
+
+* ``MaTraCuu``: the lookup code (the name used by CyberBill, SmartSign and others;
+  MISA calls it ``TransactionID``, VNPT and Viettel ``Mã tra cứu`` or ``Mã số bí
+  mật``; the parser accepts all of them);
+* ``MaThamChieu``: the caller's reference (idempotency key) of the draft;
+* ``MaNHThuHuong``, ``STKThuHuong``, ``TenTKThuHuong``: the payee account of the
+  VietQR code (bank BIN, account, holder);
+* then ``draft.extra`` in its order. Line extras go in ``HHDVu/TTKhac``.
+
+The parser reads our output back losslessly and tolerates what other issuers
+emit: extra ``TTKhac`` fields, empty or unknown elements, whitespace, an
+``MCCQT`` code and a filled ``DSCKS``. It never touches the network and refuses
+DTDs (so no entity expansion, no billion laughs).
+
+One rule decides what ``ThTien`` and ``STCKhau`` mean on the way back: they are
+always written (the invoice states them), and the parser returns
+``amount=None`` when ``ThTien`` is exactly what quantity x unit price less the
+discount gives (likewise ``discount_amount=None`` when ``STCKhau`` is what
+``TLCKhau`` gives). A draft that lets the model compute its amounts comes back
+identical; a draft that states an amount equal to the computed one comes back
+without it, which is the same invoice and the same XML bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from lxml import etree
+from pydantic import BaseModel, ConfigDict
+
+from evservice._pydantic import parse_model
+from evservice.errors import DocumentError, ValidationError
+from evservice.invoices._model import (
+    Buyer,
+    Invoice,
+    InvoiceDraft,
+    InvoiceLine,
+    LineKind,
+    PaymentAccount,
+    RateTotal,
+    RelatedInvoice,
+    Seller,
+    Totals,
+    parse_vat_rate,
+)
+from evservice.money import ZERO, round_dong
+from evservice.vn import amount_in_words
+from evservice.vn import mst as _mst
+
+__all__ = [
+    "LOOKUP_CODE_FIELD",
+    "MAX_XML_BYTES",
+    "XML_VERSION",
+    "ParsedInvoice",
+    "invoice_to_xml",
+    "parse_invoice_xml",
+]
+
+#: ``PBan``: the version of the format we write.
+XML_VERSION = "2.0.0"
+#: ``TTruong`` of the lookup code in ``TTChung/TTKhac``.
+LOOKUP_CODE_FIELD = "MaTraCuu"
+#: Largest document the parser accepts (an invoice of 10,000 lines is about 6 MB).
+MAX_XML_BYTES = 16 * 1024 * 1024
+
+_REFERENCE_FIELD = "MaThamChieu"
+_PAYEE_BIN_FIELD = "MaNHThuHuong"
+_PAYEE_ACCOUNT_FIELD = "STKThuHuong"
+_PAYEE_NAME_FIELD = "TenTKThuHuong"
+_RESERVED = frozenset(
+    {
+        LOOKUP_CODE_FIELD,
+        _REFERENCE_FIELD,
+        _PAYEE_BIN_FIELD,
+        _PAYEE_ACCOUNT_FIELD,
+        _PAYEE_NAME_FIELD,
+    }
+)
+# Names other providers give the lookup code, compared case-insensitively.
+_LOOKUP_ALIASES = frozenset(
+    {
+        "matracuu",
+        "mã tra cứu",
+        "ma tra cuu",
+        "transactionid",
+        "mã số bí mật",
+        "masobimat",
+        "mtcuu",
+        "searchkey",
+        "lookupcode",
+    }
+)
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
+# ---------------------------------------------------------------------------
+# writer
+# ---------------------------------------------------------------------------
+
+
+def format_decimal(value: Decimal) -> str:
+    """A plain decimal: no exponent, no trailing zeros after the point, ``0`` for zero."""
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _put(parent: etree._Element, tag: str, value: object, field: str) -> None:
+    """Append ``<tag>value</tag>`` unless the value is None or empty text."""
+    if value is None:
+        return
+    if isinstance(value, Decimal):
+        text = format_decimal(value)
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+        if not text:
+            return
+    child = etree.SubElement(parent, tag)
+    try:
+        child.text = text
+    except ValueError as exc:
+        raise ValidationError(field, "contains characters that XML cannot carry") from exc
+
+
+def _put_extra(parent: etree._Element, fields: list[tuple[str, str, str]]) -> None:
+    """``TTKhac`` with one ``TTin`` per (name, value, field path); omitted when there are none."""
+    if not fields:
+        return
+    block = etree.SubElement(parent, "TTKhac")
+    for name, value, path in fields:
+        info = etree.SubElement(block, "TTin")
+        _put(info, "TTruong", name, path)
+        _put(info, "KDLieu", "string", path)
+        data = etree.SubElement(info, "DLieu")
+        try:
+            data.text = value
+        except ValueError as exc:
+            raise ValidationError(path, "contains characters that XML cannot carry") from exc
+
+
+def _put_party(parent: etree._Element, party: Seller | Buyer, field: str) -> None:
+    _put(parent, "Ten", party.name, f"{field}.name")
+    _put(parent, "MST", party.tax_code, f"{field}.tax_code")
+    _put(parent, "DChi", party.address, f"{field}.address")
+    if isinstance(party, Buyer):
+        _put(parent, "MKHang", party.customer_code, f"{field}.customer_code")
+    _put(parent, "SDThoai", party.phone, f"{field}.phone")
+    _put(parent, "DCTDTu", party.email, f"{field}.email")
+    if isinstance(party, Buyer):
+        _put(parent, "HVTNMHang", party.person_name, f"{field}.person_name")
+    _put(parent, "STKNHang", party.bank_account, f"{field}.bank_account")
+    _put(parent, "TNHang", party.bank_name, f"{field}.bank_name")
+    if isinstance(party, Seller):
+        _put(parent, "Fax", party.fax, f"{field}.fax")
+        _put(parent, "Website", party.website, f"{field}.website")
+
+
+def _stated_discount(line: InvoiceLine) -> Decimal | None:
+    """``STCKhau`` as the invoice states it, or None when the line has no discount."""
+    if line.discount_amount is not None:
+        return line.discount_amount
+    if line.discount_rate is not None and line.quantity is not None and line.unit_price is not None:
+        return line.line_discount(round_dong(line.quantity * line.unit_price))
+    return None
+
+
+def _put_line(parent: etree._Element, index: int, line: InvoiceLine) -> None:
+    field = f"draft.lines.{index}"
+    item = etree.SubElement(parent, "HHDVu")
+    _put(item, "TChat", int(line.kind), f"{field}.kind")
+    _put(item, "STT", index + 1, field)
+    _put(item, "MHHDVu", line.code, f"{field}.code")
+    _put(item, "THHDVu", line.name, f"{field}.name")
+    _put(item, "DVTinh", line.unit, f"{field}.unit")
+    _put(item, "SLuong", line.quantity, f"{field}.quantity")
+    _put(item, "DGia", line.unit_price, f"{field}.unit_price")
+    _put(item, "TLCKhau", line.discount_rate, f"{field}.discount_rate")
+    _put(item, "STCKhau", _stated_discount(line), f"{field}.discount_amount")
+    if line.kind is LineKind.NOTE:
+        _put(item, "ThTien", line.amount, f"{field}.amount")
+    else:
+        _put(item, "ThTien", line.line_amount(), f"{field}.amount")
+    _put(item, "TSuat", line.vat_rate, f"{field}.vat_rate")
+    _put_extra(item, [(k, v, f"{field}.extra.{k}") for k, v in line.extra.items()])
+
+
+def _general_extras(invoice: Invoice) -> list[tuple[str, str, str]]:
+    draft = invoice.draft
+    fields: list[tuple[str, str, str]] = [(LOOKUP_CODE_FIELD, invoice.lookup_code, "lookup_code")]
+    if draft.reference is not None:
+        fields.append((_REFERENCE_FIELD, draft.reference, "draft.reference"))
+    if draft.payment is not None:
+        fields.append((_PAYEE_BIN_FIELD, draft.payment.bank_bin, "draft.payment.bank_bin"))
+        fields.append((_PAYEE_ACCOUNT_FIELD, draft.payment.account, "draft.payment.account"))
+        if draft.payment.account_name is not None:
+            name = draft.payment.account_name
+            fields.append((_PAYEE_NAME_FIELD, name, "draft.payment.account_name"))
+    for key, value in draft.extra.items():
+        if key in _RESERVED:
+            raise ValidationError(
+                f"draft.extra.{key}", "is a reserved TTKhac field name; choose another name"
+            )
+        fields.append((key, value, f"draft.extra.{key}"))
+    return fields
+
+
+def invoice_to_xml(invoice: Invoice, *, provider_tax_code: str | None = None) -> bytes:
+    """The invoice as tax-authority XML v2.0.x, compact UTF-8, ready for the seller's signature.
+
+    ``provider_tax_code`` (``MSTTCGP``) is the tax code of the e-invoice service
+    provider, when there is one. ``DSCKS/NBan`` is left empty for the signer.
+    """
+    draft = invoice.draft
+    if provider_tax_code is not None:
+        provider_tax_code = _mst.validate(provider_tax_code, "provider_tax_code")
+    if not invoice.lookup_code:
+        raise ValidationError("lookup_code", "is required on an issued invoice")
+    totals = invoice.totals
+
+    root = etree.Element("HDon")
+    body = etree.SubElement(root, "DLHDon", Id=invoice.xml_id)
+
+    general = etree.SubElement(body, "TTChung")
+    _put(general, "PBan", XML_VERSION, "version")
+    _put(general, "THDon", draft.title, "draft.title")
+    _put(general, "KHMSHDon", draft.template, "draft.template")
+    _put(general, "KHHDon", draft.series, "draft.series")
+    _put(general, "SHDon", invoice.number, "number")
+    _put(general, "NLap", draft.issue_date, "draft.issue_date")
+    _put(general, "DVTTe", draft.currency, "draft.currency")
+    _put(general, "TGia", draft.exchange_rate, "draft.exchange_rate")
+    _put(general, "HTTToan", draft.payment_method, "draft.payment_method")
+    _put(general, "MSTTCGP", provider_tax_code, "provider_tax_code")
+    if draft.related is not None:
+        rel = draft.related
+        related = etree.SubElement(general, "TTHDLQuan")
+        _put(related, "TCHDon", int(rel.kind), "draft.related.kind")
+        _put(related, "LHDCLQuan", rel.invoice_type, "draft.related.invoice_type")
+        _put(related, "KHMSHDCLQuan", rel.template, "draft.related.template")
+        _put(related, "KHHDCLQuan", rel.series, "draft.related.series")
+        _put(related, "SHDCLQuan", rel.number, "draft.related.number")
+        _put(related, "NLHDCLQuan", rel.issue_date, "draft.related.issue_date")
+        _put(related, "GChu", rel.note, "draft.related.note")
+    _put_extra(general, _general_extras(invoice))
+
+    content = etree.SubElement(body, "NDHDon")
+    _put_party(etree.SubElement(content, "NBan"), draft.seller, "draft.seller")
+    _put_party(etree.SubElement(content, "NMua"), draft.buyer, "draft.buyer")
+    items = etree.SubElement(content, "DSHHDVu")
+    for index, line in enumerate(draft.lines):
+        _put_line(items, index, line)
+
+    summary = etree.SubElement(content, "TToan")
+    if totals.by_rate:
+        groups = etree.SubElement(summary, "THTTLTSuat")
+        for group in totals.by_rate:
+            entry = etree.SubElement(groups, "LTSuat")
+            _put(entry, "TSuat", group.rate, "totals.rate")
+            _put(entry, "ThTien", group.amount, "totals.amount")
+            _put(entry, "TThue", group.tax, "totals.tax")
+    _put(summary, "TgTCThue", totals.before_tax, "totals.before_tax")
+    _put(summary, "TgTThue", totals.tax, "totals.tax")
+    _put(summary, "TTCKTMai", totals.trade_discount, "totals.trade_discount")
+    _put(summary, "TgTTTBSo", totals.payable, "totals.payable")
+    _put(summary, "TgTTTBChu", amount_in_words(totals.payable), "totals.in_words")
+
+    signatures = etree.SubElement(root, "DSCKS")
+    for tag in ("NBan", "NMua", "CCKSKhac"):
+        etree.SubElement(signatures, tag)
+    return _DECLARATION + etree.tostring(root, encoding="UTF-8")
+
+
+# ---------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------
+
+
+class ParsedInvoice(BaseModel):
+    """An invoice read from XML: its content as a draft, its identity and its stated totals.
+
+    ``totals`` and ``amount_in_words`` are what the document says (``TToan``),
+    not recomputed, so a verifier can compare them with ``draft.totals()``;
+    ``line_amounts`` are the stated ``ThTien`` of each line (None when absent).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    draft: InvoiceDraft
+    number: int
+    lookup_code: str | None
+    totals: Totals
+    amount_in_words: str
+    line_amounts: tuple[Decimal | None, ...]
+    xml_id: str | None  # DLHDon/@Id
+    version: str | None  # PBan
+    provider_tax_code: str | None  # MSTTCGP
+    tax_authority_code: str | None  # MCCQT, on invoices coded by the tax authority
+    seller_signed: bool  # DSCKS/NBan holds a Signature element
+
+    @property
+    def label(self) -> str:
+        """How people name it: ``1C26TAA-00000123``."""
+        return f"{self.draft.template}{self.draft.series}-{self.number:08d}"
+
+    def total_mismatches(self) -> list[str]:
+        """Where the stated totals differ from the totals recomputed from the lines.
+
+        Each entry names the ``TToan`` element (``TgTThue``, ``LTSuat[8%].TThue``);
+        an empty list means the document adds up. Rate groups compare by rate,
+        in any order.
+        """
+        computed = self.draft.totals()
+        stated = self.totals
+        problems = [
+            tag
+            for tag, a, b in (
+                ("TgTCThue", stated.before_tax, computed.before_tax),
+                ("TgTThue", stated.tax, computed.tax),
+                ("TTCKTMai", stated.trade_discount, computed.trade_discount),
+                ("TgTTTBSo", stated.payable, computed.payable),
+            )
+            if a != b
+        ]
+        mine = {group.rate: group for group in computed.by_rate}
+        theirs = {group.rate: group for group in stated.by_rate}
+        for rate in sorted(mine.keys() | theirs.keys()):
+            a_group, b_group = theirs.get(rate), mine.get(rate)
+            if a_group is None or b_group is None:
+                problems.append(f"LTSuat[{rate}]")
+                continue
+            if a_group.amount != b_group.amount:
+                problems.append(f"LTSuat[{rate}].ThTien")
+            if (a_group.tax or ZERO) != (b_group.tax or ZERO):
+                problems.append(f"LTSuat[{rate}].TThue")
+        return problems
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_PARTY_NAMES = {
+    "name": "Ten",
+    "tax_code": "MST",
+    "address": "DChi",
+    "phone": "SDThoai",
+    "email": "DCTDTu",
+    "bank_account": "STKNHang",
+    "bank_name": "TNHang",
+    "fax": "Fax",
+    "website": "Website",
+    "person_name": "HVTNMHang",
+    "customer_code": "MKHang",
+}
+_LINE_NAMES = {
+    "kind": "TChat",
+    "name": "THHDVu",
+    "code": "MHHDVu",
+    "unit": "DVTinh",
+    "quantity": "SLuong",
+    "unit_price": "DGia",
+    "discount_rate": "TLCKhau",
+    "discount_amount": "STCKhau",
+    "amount": "ThTien",
+    "vat_rate": "TSuat",
+    "extra": "TTKhac",
+}
+_RELATED_NAMES = {
+    "kind": "TCHDon",
+    "invoice_type": "LHDCLQuan",
+    "template": "KHMSHDCLQuan",
+    "series": "KHHDCLQuan",
+    "number": "SHDCLQuan",
+    "issue_date": "NLHDCLQuan",
+    "note": "GChu",
+    "related": "",
+}
+_DRAFT_NAMES = {
+    "template": "TTChung.KHMSHDon",
+    "series": "TTChung.KHHDon",
+    "issue_date": "TTChung.NLap",
+    "title": "TTChung.THDon",
+    "currency": "TTChung.DVTTe",
+    "exchange_rate": "TTChung.TGia",
+    "payment_method": "TTChung.HTTToan",
+    "reference": f"TTChung.TTKhac.{_REFERENCE_FIELD}",
+    "payment": "TTChung.TTKhac",
+    "extra": "TTChung.TTKhac",
+    "related": "TTChung.TTHDLQuan",
+    "seller": "NDHDon.NBan",
+    "buyer": "NDHDon.NMua",
+    "lines": "NDHDon.DSHHDVu",
+}
+
+
+def _xml_model(cls: type[_M], data: Mapping[str, Any], path: str, names: Mapping[str, str]) -> _M:
+    """Validate ``data`` as ``cls``; errors name XML paths (``NDHDon.NBan.MST``)."""
+    try:
+        return parse_model(cls, dict(data))
+    except ValidationError as exc:
+        problems = [(_xml_path(field, path, names), reason) for field, reason in exc.problems]
+        raise ValidationError(problems[0][0], problems[0][1], problems=problems) from exc
+
+
+def _xml_path(field: str, path: str, names: Mapping[str, str]) -> str:
+    head, _, rest = field.partition(".")
+    if head == "(root)":
+        return path
+    mapped = names.get(head, head)
+    parts = [p for p in (path, mapped, rest) if p]
+    return ".".join(parts)
+
+
+def _local(element: etree._Element) -> str | None:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return None  # comment or processing instruction
+    return tag.rpartition("}")[2]
+
+
+def _children(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    for child in element:
+        if _local(child) == name:
+            yield child
+
+
+def _child(element: etree._Element | None, name: str) -> etree._Element | None:
+    if element is None:
+        return None
+    return next(_children(element, name), None)
+
+
+def _text(element: etree._Element | None, name: str) -> str | None:
+    """Stripped text of the first child ``name``; None when absent or empty."""
+    node = _child(element, name)
+    if node is None:
+        return None
+    text = "".join(t for t in node.itertext() if isinstance(t, str)).strip()
+    return text or None
+
+
+def _required(element: etree._Element | None, name: str, path: str) -> str:
+    text = _text(element, name)
+    if text is None:
+        raise ValidationError(f"{path}.{name}", "is missing or empty")
+    return text
+
+
+def _decimal(text: str | None, path: str) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValidationError(path, "is not a number") from exc
+    if not value.is_finite():
+        raise ValidationError(path, "must be a finite number")
+    return value
+
+
+def _integer(text: str, path: str) -> int:
+    value = _decimal(text, path)
+    if value is None or value != value.to_integral_value():
+        raise ValidationError(path, "must be a whole number")
+    return int(value)
+
+
+def _date(text: str | None, path: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        # Some issuers write a date-time (2025-02-18T14:15:00); the date is what counts.
+        return date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise ValidationError(path, "is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def _extras(block: etree._Element | None) -> list[tuple[str, str]]:
+    """(TTruong, DLieu) pairs of a ``TTKhac`` block, in document order, nameless ones dropped."""
+    if block is None:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for info in _children(block, "TTin"):
+        name = _text(info, "TTruong")
+        if name is None:
+            continue
+        pairs.append((name, _text(info, "DLieu") or ""))
+    return pairs
+
+
+def _party_data(element: etree._Element) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field, tag in _PARTY_NAMES.items():
+        value = _text(element, tag)
+        if value is not None:
+            data[field] = value
+    return data
+
+
+def _read_line(element: etree._Element, path: str) -> tuple[InvoiceLine, Decimal | None]:
+    kind_number = _integer(_required(element, "TChat", path), f"{path}.TChat")
+    try:
+        kind = LineKind(kind_number)
+    except ValueError as exc:
+        raise ValidationError(f"{path}.TChat", "must be 1, 2, 3 or 4") from exc
+    data: dict[str, Any] = {"kind": kind}
+    for field in ("name", "code", "unit", "vat_rate"):
+        value = _text(element, _LINE_NAMES[field])
+        if value is not None:
+            data[field] = value
+    for field in ("quantity", "unit_price", "discount_rate"):
+        tag = _LINE_NAMES[field]
+        number = _decimal(_text(element, tag), f"{path}.{tag}")
+        if number is not None:
+            data[field] = number
+    extra: dict[str, str] = {}
+    for name, value in _extras(_child(element, "TTKhac")):
+        extra.setdefault(name, value)
+    data["extra"] = extra
+
+    stated = _decimal(_text(element, "ThTien"), f"{path}.ThTien")
+    discount = _decimal(_text(element, "STCKhau"), f"{path}.STCKhau")
+    derivable = "quantity" in data and "unit_price" in data
+    rate_given = derivable and "discount_rate" in data
+    if discount is not None and not (
+        rate_given and _derived(data).line_discount(_gross(data)) == discount
+    ):
+        data["discount_amount"] = discount
+    if stated is not None and (
+        kind is LineKind.NOTE or not derivable or _derived(data).line_amount() != stated
+    ):
+        data["amount"] = stated
+    return _xml_model(InvoiceLine, data, path, _LINE_NAMES), stated
+
+
+def _gross(data: dict[str, Any]) -> Decimal:
+    quantity: Decimal = data["quantity"]
+    unit_price: Decimal = data["unit_price"]
+    return round_dong(quantity * unit_price)
+
+
+def _derived(data: dict[str, Any]) -> InvoiceLine:
+    """The line as given, without a stated amount, to compute what it derives (unvalidated)."""
+    return InvoiceLine.model_construct(**(data | {"amount": None}))
+
+
+def _lines(items: etree._Element | None) -> tuple[list[InvoiceLine], list[Decimal | None]]:
+    if items is None:
+        raise ValidationError("NDHDon.DSHHDVu", "is missing")
+    lines: list[InvoiceLine] = []
+    stated: list[Decimal | None] = []
+    for position, element in enumerate(_children(items, "HHDVu"), start=1):
+        line, amount = _read_line(element, f"NDHDon.DSHHDVu.HHDVu[{position}]")
+        lines.append(line)
+        stated.append(amount)
+    if not lines:
+        raise ValidationError("NDHDon.DSHHDVu.HHDVu", "the invoice has no lines")
+    return lines, stated
+
+
+def _related(element: etree._Element | None) -> RelatedInvoice | None:
+    if element is None or len(element) == 0:
+        return None
+    path = "TTChung.TTHDLQuan"
+    data: dict[str, Any] = {
+        "kind": _integer(_required(element, "TCHDon", path), f"{path}.TCHDon"),
+        "template": _required(element, "KHMSHDCLQuan", path),
+        "series": _required(element, "KHHDCLQuan", path),
+        "number": _integer(_required(element, "SHDCLQuan", path), f"{path}.SHDCLQuan"),
+        "issue_date": _date(_required(element, "NLHDCLQuan", path), f"{path}.NLHDCLQuan"),
+    }
+    kind = _text(element, "LHDCLQuan")
+    if kind is not None:
+        data["invoice_type"] = _integer(kind, f"{path}.LHDCLQuan")
+    note = _text(element, "GChu")
+    if note is not None:
+        data["note"] = note
+    return _xml_model(RelatedInvoice, data, path, _RELATED_NAMES)
+
+
+def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
+    path = "NDHDon.TToan"
+    if element is None:
+        raise ValidationError(path, "is missing")
+
+    def amount(tag: str, *, required: bool = True) -> Decimal:
+        text = _required(element, tag, path) if required else _text(element, tag)
+        value = _decimal(text, f"{path}.{tag}")
+        return ZERO if value is None else value
+
+    groups: list[RateTotal] = []
+    block = _child(element, "THTTLTSuat")
+    if block is not None:
+        for position, entry in enumerate(_children(block, "LTSuat"), start=1):
+            where = f"{path}.THTTLTSuat.LTSuat[{position}]"
+            rate = parse_vat_rate(_required(entry, "TSuat", where), f"{where}.TSuat")
+            value = _decimal(_required(entry, "ThTien", where), f"{where}.ThTien")
+            tax = _decimal(_text(entry, "TThue"), f"{where}.TThue")
+            groups.append(RateTotal(rate=rate, amount=value or ZERO, tax=tax))
+    totals = Totals(
+        by_rate=tuple(groups),
+        before_tax=amount("TgTCThue"),
+        tax=amount("TgTThue"),
+        trade_discount=amount("TTCKTMai", required=False),
+        payable=amount("TgTTTBSo"),
+    )
+    return totals, _required(element, "TgTTTBChu", path)
+
+
+def _parse_tree(data: bytes) -> etree._Element:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DocumentError("the invoice XML must be given as bytes")
+    data = bytes(data)
+    if len(data) > MAX_XML_BYTES:
+        raise DocumentError(f"the invoice XML is larger than {MAX_XML_BYTES} bytes")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise DocumentError("the invoice XML declares a DTD or entities, which are not allowed")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise DocumentError(f"the invoice XML is malformed: {exc.msg}") from exc
+    except (ValueError, etree.LxmlError) as exc:
+        raise DocumentError("the invoice XML cannot be parsed") from exc
+    tree = root.getroottree()
+    info = tree.docinfo
+    if getattr(info, "doctype", "") or info.internalDTD is not None or info.externalDTD is not None:
+        # A DTD in another encoding (UTF-16) escapes the byte scan above.
+        raise DocumentError("the invoice XML declares a DTD or entities, which are not allowed")
+    if _local(root) == "HDon":
+        return root
+    # Some archives wrap the invoice in a tax-authority message (TDiep/DLieu/HDon).
+    for element in root.iter():
+        if _local(element) == "HDon":
+            return element
+    raise DocumentError(f"the root element is {_local(root)!r}, not HDon")
+
+
+def parse_invoice_xml(data: bytes) -> ParsedInvoice:
+    """Read an invoice in the tax authority's XML format (ours or another issuer's).
+
+    Malformed or unsafe input raises :class:`DocumentError`; a missing or invalid
+    mandatory field raises :class:`ValidationError` naming its XML path
+    (``TTChung.KHHDon``, ``NDHDon.DSHHDVu.HHDVu[3].TSuat``).
+    """
+    root = _parse_tree(data)
+    body = _child(root, "DLHDon")
+    if body is None:
+        raise ValidationError("DLHDon", "is missing")
+    general = _child(body, "TTChung")
+    if general is None:
+        raise ValidationError("TTChung", "is missing")
+    content = _child(body, "NDHDon")
+    if content is None:
+        raise ValidationError("NDHDon", "is missing")
+
+    path = "TTChung"
+    number = _integer(_required(general, "SHDon", path), f"{path}.SHDon")
+    draft_data: dict[str, Any] = {
+        "template": _required(general, "KHMSHDon", path),
+        "series": _required(general, "KHHDon", path),
+        "issue_date": _date(_required(general, "NLap", path), f"{path}.NLap"),
+    }
+    optional: dict[str, str] = {
+        "title": "THDon",
+        "currency": "DVTTe",
+        "payment_method": "HTTToan",
+    }
+    for field, tag in optional.items():
+        value = _text(general, tag)
+        if value is not None:
+            draft_data[field] = value
+    rate = _decimal(_text(general, "TGia"), f"{path}.TGia")
+    if rate is not None:
+        draft_data["exchange_rate"] = rate
+
+    lookup_code, reference, payment, extra = _general_fields(
+        _extras(_child(general, "TTKhac")) + _extras(_child(body, "TTKhac"))
+    )
+    if reference is not None:
+        draft_data["reference"] = reference
+    if payment is not None:
+        draft_data["payment"] = payment
+    draft_data["extra"] = extra
+    draft_data["related"] = _related(_child(general, "TTHDLQuan"))
+
+    seller_element = _child(content, "NBan")
+    if seller_element is None:
+        raise ValidationError("NDHDon.NBan", "is missing")
+    for tag in ("Ten", "MST", "DChi"):
+        _required(seller_element, tag, "NDHDon.NBan")
+    draft_data["seller"] = _xml_model(
+        Seller, _party_data(seller_element), "NDHDon.NBan", _PARTY_NAMES
+    )
+    buyer_element = _child(content, "NMua")
+    buyer_data = {} if buyer_element is None else _party_data(buyer_element)
+    draft_data["buyer"] = _xml_model(Buyer, buyer_data, "NDHDon.NMua", _PARTY_NAMES)
+    lines, line_amounts = _lines(_child(content, "DSHHDVu"))
+    draft_data["lines"] = lines
+    totals, in_words = _stated_totals(_child(content, "TToan"))
+
+    draft = _xml_model(InvoiceDraft, draft_data, "", _DRAFT_NAMES)
+    if not 1 <= number <= 99_999_999:
+        raise ValidationError(f"{path}.SHDon", "must be between 1 and 99999999")
+
+    signatures = _child(root, "DSCKS")
+    seller_signature = _child(signatures, "NBan")
+    signed = seller_signature is not None and _child(seller_signature, "Signature") is not None
+    return ParsedInvoice(
+        draft=draft,
+        number=number,
+        lookup_code=lookup_code,
+        totals=totals,
+        amount_in_words=in_words,
+        line_amounts=tuple(line_amounts),
+        xml_id=body.get("Id") or None,
+        version=_text(general, "PBan"),
+        provider_tax_code=_text(general, "MSTTCGP"),
+        tax_authority_code=_text(root, "MCCQT"),
+        seller_signed=signed,
+    )
+
+
+def _general_fields(
+    pairs: list[tuple[str, str]],
+) -> tuple[str | None, str | None, PaymentAccount | None, dict[str, str]]:
+    """Split TTKhac pairs into lookup code, reference, payee account and the rest."""
+    lookup: str | None = None
+    reserved: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for name, value in pairs:
+        if name in _RESERVED and name != LOOKUP_CODE_FIELD:
+            reserved.setdefault(name, value)
+        elif lookup is None and name.strip().casefold() in _LOOKUP_ALIASES and value:
+            lookup = value
+        else:
+            extra.setdefault(name, value)
+    payment: PaymentAccount | None = None
+    if _PAYEE_BIN_FIELD in reserved or _PAYEE_ACCOUNT_FIELD in reserved:
+        data = {
+            "bank_bin": reserved.get(_PAYEE_BIN_FIELD, ""),
+            "account": reserved.get(_PAYEE_ACCOUNT_FIELD, ""),
+        }
+        if _PAYEE_NAME_FIELD in reserved:
+            data["account_name"] = reserved[_PAYEE_NAME_FIELD]
+        names = {
+            "bank_bin": _PAYEE_BIN_FIELD,
+            "account": _PAYEE_ACCOUNT_FIELD,
+            "account_name": _PAYEE_NAME_FIELD,
+        }
+        payment = _xml_model(PaymentAccount, data, "TTChung.TTKhac", names)
+    return lookup, reserved.get(_REFERENCE_FIELD), payment, extra
