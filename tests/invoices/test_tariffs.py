@@ -224,6 +224,7 @@ def _with_tiers(tiers: list[dict[str, Any]]) -> dict[str, Any]:
             "effective_from dates must increase",
         ),
         ({k: v for k, v in five_tier_tariff().items() if k != "code"}, "code"),
+        ({**five_tier_tariff(), "schedules": []}, "needs at least one schedule"),
     ],
 )
 def test_broken_tariff_files_are_configuration_errors(

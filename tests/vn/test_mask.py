@@ -48,3 +48,18 @@ def test_only_first_letter_of_local_part_is_shown(local: str, domain: str) -> No
     masked = mask_email(f"{local}@{domain}")
     assert masked == f"{local[0]}***@{domain}"
     assert len(masked.split("@")[0]) == 4  # the mask does not tell the length either
+
+
+@given(st.text(max_size=60))
+def test_junk_never_crashes(text: str) -> None:
+    try:
+        masked = mask_email(text)
+    except ValidationError as exc:
+        problem = exc.field
+    else:
+        problem = None
+        local, _, domain = masked.partition("@")
+        assert local.endswith("***")
+        assert len(local) == 4
+        assert domain == domain.lower()
+    assert problem in (None, "email")
