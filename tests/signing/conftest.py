@@ -378,4 +378,4 @@ def invoice_docs() -> InvoiceDocs:
     """A real invoice: the XML writer's and the PDF renderer's output, unsigned."""
     invoice = make_invoice()
     rendered = render_invoice_pdf(invoice)
-    return InvoiceDocs(invoice, invoice_to_xml(invoice), rendered.data, rendered.signature_box)
+    return InvoiceDocs(invoice, invoice_to_xml(invoice), rendered.pdf, rendered.signature_box)
