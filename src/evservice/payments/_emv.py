@@ -230,6 +230,13 @@ class _Level:
 _TOP = _Level("top")
 
 
+def _account_level(subs: Sequence[Field]) -> _Level:
+    """The level of a merchant account template's sub-fields, nested ones set by its GUID."""
+    guid = next((s.value for s in subs if s.tag == "00"), None)
+    nested = NESTED_ACCOUNT_FIELDS.get(guid, frozenset()) if isinstance(guid, str) else frozenset()
+    return _Level("account", nested)
+
+
 def _where(path: str) -> str:
     return f"tag {path}"
 
@@ -280,9 +287,7 @@ def _check_fields(fields: Sequence[Field], level: _Level, prefix: str, strict: b
                 raise PaymentCodeError(_where(path), "is an empty template")
             child = level.child(field.tag)
             if child.kind == "account":
-                guid = next((s.value for s in field.value if s.tag == "00"), None)
-                if isinstance(guid, str):
-                    child = _Level("account", NESTED_ACCOUNT_FIELDS.get(guid, frozenset()))
+                child = _account_level(field.value)
             _check_fields(field.value, child, path, strict)
             encoded = _serialize(field.value)
             if len(encoded) > 99:
@@ -366,20 +371,14 @@ def _parse(text: str, level: _Level, prefix: str, strict: bool) -> tuple[Field, 
             child = level.child(tag)
             subs = _parse(value, child, path, strict)
             if child.kind == "account":
-                guid = next((s.value for s in subs if s.tag == "00"), None)
-                nested = (
-                    NESTED_ACCOUNT_FIELDS.get(guid, frozenset())
-                    if isinstance(guid, str)
-                    else frozenset()
+                inner = _Level("generic")
+                nested = _account_level(subs).nested
+                subs = tuple(
+                    Field(s.tag, _parse(s.value, inner, f"{path}.{s.tag}", strict))
+                    if s.tag in nested and isinstance(s.value, str)
+                    else s
+                    for s in subs
                 )
-                if nested:
-                    inner = _Level("generic")
-                    subs = tuple(
-                        Field(s.tag, _parse(s.value, inner, f"{path}.{s.tag}", strict))
-                        if s.tag in nested and isinstance(s.value, str)
-                        else s
-                        for s in subs
-                    )
             fields.append(Field(tag, subs))
         else:
             fields.append(Field(tag, value))
