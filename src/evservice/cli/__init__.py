@@ -50,7 +50,10 @@ _load()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning our errors into a clean message and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click *returns* the code of ``typer.Exit(n)``.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except EvServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
