@@ -153,7 +153,7 @@ class Seller(Party):
     @model_validator(mode="after")
     def _needs_tax_code(self) -> Seller:
         if not self.tax_code:
-            raise ValueError("the seller's tax code (MST) is required")
+            raise ValidationError("tax_code", "the seller's tax code (MST) is required")
         return self
 
 
@@ -166,9 +166,11 @@ class Buyer(Party):
     @model_validator(mode="after")
     def _named(self) -> Buyer:
         if not (self.name or self.person_name):
-            raise ValueError("a buyer needs a name (company) or a person_name (HVTNMHang)")
+            raise ValidationError(
+                "person_name", "a buyer needs a name (company) or a person_name (HVTNMHang)"
+            )
         if self.tax_code and not self.name:
-            raise ValueError("a buyer with a tax code needs the company name")
+            raise ValidationError("name", "a buyer with a tax code needs the company name")
         return self
 
 
@@ -193,15 +195,15 @@ class InvoiceLine(BaseModel):
         if self.kind is LineKind.NOTE:
             return self
         if self.vat_rate is None:
-            raise ValueError("vat_rate is required for every line except notes")
+            raise ValidationError("vat_rate", "is required for every line except notes")
         if self.amount is None and (self.quantity is None or self.unit_price is None):
-            raise ValueError("give amount, or quantity and unit_price")
+            raise ValidationError("amount", "give amount, or quantity and unit_price")
         for name in ("quantity", "unit_price", "amount", "discount_amount"):
             value = getattr(self, name)
             if value is not None and abs(value) >= MAX_AMOUNT:
-                raise ValueError(f"{name} is beyond the limit of 10^15")
+                raise ValidationError(name, "is beyond the limit of 10^15")
         if self.unit_price is not None and self.unit_price.as_tuple().exponent < -4:  # type: ignore[operator]
-            raise ValueError("unit_price has more than 4 decimals")
+            raise ValidationError("unit_price", "has more than 4 decimals")
         return self
 
     def line_amount(self) -> Decimal:
@@ -274,9 +276,11 @@ class InvoiceDraft(BaseModel):
         negative_ok = self.related is not None and self.related.kind is CorrectionKind.ADJUSTMENT
         totals = compute_totals(self)
         if not negative_ok and (totals.before_tax < 0 or totals.payable < 0):
-            raise ValueError("the totals are negative; only an adjustment invoice may decrease")
+            raise ValidationError(
+                "lines", "the totals are negative; only an adjustment invoice may decrease"
+            )
         if abs(totals.payable) > MAX_AMOUNT:
-            raise ValueError("the total payable is beyond the limit of 10^15 dong")
+            raise ValidationError("lines", "the total payable is beyond the limit of 10^15 dong")
         return self
 
     def totals(self) -> Totals:
