@@ -164,6 +164,8 @@ def test_drawn_as_one_vector_path_with_merged_runs(code: VietQR) -> None:
 
     runs = sum(len(re.findall(rb"\x01+", bytes(row))) for row in matrix)
     assert len(re.findall(rb" re\b", pdf)) == runs + 1  # one rect per run, plus the background
+    # In module units every run is a short integer rectangle ("12 3 4 1 re").
+    assert len(re.findall(rb"(?<![.\d])\d+ \d+ \d+ 1 re\b", pdf)) == runs
     assert runs < 0.7 * sum(sum(row) for row in matrix)  # merging drops over 30 % of the rects
 
 

@@ -78,20 +78,19 @@ def draw_qr(
     if not size > 0:
         raise PaymentCodeError("size", "must be greater than zero")
     matrix = make_qr(payload, error=error, mask=mask).matrix
-    count = len(matrix)
-    module = size / (count + 2 * QUIET_ZONE)
-    left = x + QUIET_ZONE * module
-    top = y + size - QUIET_ZONE * module
+    module = size / (len(matrix) + 2 * QUIET_ZONE)
     canvas.saveState()
     canvas.setFillColorRGB(1, 1, 1)
     canvas.rect(x, y, size, size, stroke=0, fill=1)
     canvas.setFillColorRGB(0, 0, 0)
+    # Draw in module units, origin at the symbol's top-left corner, y downwards: the
+    # rectangles are small integers ("12 3 4 1 re"), which keeps the page stream short.
+    canvas.transform(module, 0, 0, -module, x + QUIET_ZONE * module, y + size - QUIET_ZONE * module)
     path = canvas.beginPath()
     for row_index, row in enumerate(matrix):
-        row_y = top - (row_index + 1) * module
         for run in _RUN.finditer(row):
             start, end = run.span()
-            path.rect(left + start * module, row_y, (end - start) * module, module)
+            path.rect(start, row_index, end - start, 1)
     canvas.drawPath(path, stroke=0, fill=1)
     canvas.restoreState()
 
