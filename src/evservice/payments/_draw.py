@@ -22,6 +22,7 @@ from typing import Any
 
 import segno
 
+from evservice._fonts import register as register_fonts
 from evservice.errors import PaymentCodeError
 from evservice.payments._invoice import payment_lines
 from evservice.payments._vietqr import VietQR
@@ -103,19 +104,19 @@ def draw_payment_block(
     size: float,
     *,
     account_name: str | None = None,
-    font_name: str = "Helvetica",
+    font_name: str | None = None,
     font_size: float = 8.0,
 ) -> None:
     """The QR code at (x, y) and, to its right, the bank, account, holder and amount.
 
-    ``font_name`` must be registered with reportlab and have Vietnamese glyphs
-    (DejaVu Sans does; the built-in Helvetica does not).
+    ``font_name`` must be registered with reportlab and have Vietnamese glyphs;
+    by default the shipped DejaVu Sans (the built-in Helvetica has no ``ư``).
     """
     payload = code.payload()
     draw_qr(canvas, payload, x, y, size)
     leading = font_size * 1.3
     text = canvas.beginText(x + size + font_size, y + size - 2 * leading)
-    text.setFont(font_name, font_size, leading)
+    text.setFont(font_name or register_fonts().regular, font_size, leading)
     for line in payment_lines(code, account_name):
         text.textLine(line)
     canvas.drawText(text)
