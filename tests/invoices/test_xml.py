@@ -664,7 +664,7 @@ def _without(data: bytes, start: bytes, end: bytes) -> bytes:
         (lambda d: d.replace(b"<KHHDon>C26TAA", b"<KHHDon>C25TAA"), "TTChung.KHHDon"),
         (lambda d: d.replace(b"<MST>0100100079", b"<MST>0100100078"), "NDHDon.NBan.MST"),
         (lambda d: re.sub(rb"<NBan><Ten>[^<]*</Ten>", b"<NBan>", d), "NDHDon.NBan.Ten"),
-        (lambda d: _without(d, b"<HVTNMHang>", b"</HVTNMHang>"), "NDHDon.NMua"),
+        (lambda d: _without(d, b"<HVTNMHang>", b"</HVTNMHang>"), "NDHDon.NMua.HVTNMHang"),
         (
             lambda d: d.replace(
                 b"<TSuat>8%</TSuat></HHDVu><HHDVu>", b"<TSuat>8%</TSuat></HHDVu><HHDVu>", 1

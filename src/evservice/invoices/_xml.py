@@ -454,17 +454,41 @@ def _child(element: etree._Element | None, name: str) -> etree._Element | None:
     return next(_children(element, name), None)
 
 
-def _text(element: etree._Element | None, name: str) -> str | None:
-    """Stripped text of the first child ``name``; None when absent or empty."""
-    node = _child(element, name)
-    if node is None:
-        return None
-    text = "".join(t for t in node.itertext() if isinstance(t, str)).strip()
-    return text or None
+_Fields = dict[str, str]
 
 
-def _required(element: etree._Element | None, name: str, path: str) -> str:
-    text = _text(element, name)
+def _fields(element: etree._Element | None) -> _Fields:
+    """Stripped text of each leaf child by local name (first occurrence; empty ones left out).
+
+    Built once per element so that reading a dozen fields costs one pass.
+    """
+    fields: _Fields = {}
+    if element is None:
+        return fields
+    seen: set[str] = set()
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # comment or processing instruction
+        name = tag.rpartition("}")[2]
+        if name in seen:
+            continue
+        seen.add(name)
+        if len(child):
+            continue  # a block (TTKhac, THTTLTSuat, ...), read with _child
+        text = (child.text or "").strip()
+        if text:
+            fields[name] = text
+    return fields
+
+
+def _text(fields: _Fields, name: str) -> str | None:
+    """The stripped text of child ``name``; None when absent or empty."""
+    return fields.get(name)
+
+
+def _required(fields: _Fields, name: str, path: str) -> str:
+    text = fields.get(name)
     if text is None:
         raise ValidationError(f"{path}.{name}", "is missing or empty")
     return text
@@ -505,36 +529,39 @@ def _extras(block: etree._Element | None) -> list[tuple[str, str]]:
         return []
     pairs: list[tuple[str, str]] = []
     for info in _children(block, "TTin"):
-        name = _text(info, "TTruong")
+        fields = _fields(info)
+        name = fields.get("TTruong")
         if name is None:
             continue
-        pairs.append((name, _text(info, "DLieu") or ""))
+        pairs.append((name, fields.get("DLieu", "")))
     return pairs
 
 
 def _party_data(element: etree._Element) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    fields = _fields(element)
     for field, tag in _PARTY_NAMES.items():
-        value = _text(element, tag)
+        value = fields.get(tag)
         if value is not None:
             data[field] = value
     return data
 
 
 def _read_line(element: etree._Element, path: str) -> tuple[InvoiceLine, Decimal | None]:
-    kind_number = _integer(_required(element, "TChat", path), f"{path}.TChat")
+    fields = _fields(element)
+    kind_number = _integer(_required(fields, "TChat", path), f"{path}.TChat")
     try:
         kind = LineKind(kind_number)
     except ValueError as exc:
         raise ValidationError(f"{path}.TChat", "must be 1, 2, 3 or 4") from exc
     data: dict[str, Any] = {"kind": kind}
     for field in ("name", "code", "unit", "vat_rate"):
-        value = _text(element, _LINE_NAMES[field])
+        value = fields.get(_LINE_NAMES[field])
         if value is not None:
             data[field] = value
     for field in ("quantity", "unit_price", "discount_rate"):
         tag = _LINE_NAMES[field]
-        number = _decimal(_text(element, tag), f"{path}.{tag}")
+        number = _decimal(fields.get(tag), f"{path}.{tag}")
         if number is not None:
             data[field] = number
     extra: dict[str, str] = {}
@@ -542,8 +569,8 @@ def _read_line(element: etree._Element, path: str) -> tuple[InvoiceLine, Decimal
         extra.setdefault(name, value)
     data["extra"] = extra
 
-    stated = _decimal(_text(element, "ThTien"), f"{path}.ThTien")
-    discount = _decimal(_text(element, "STCKhau"), f"{path}.STCKhau")
+    stated = _decimal(fields.get("ThTien"), f"{path}.ThTien")
+    discount = _decimal(fields.get("STCKhau"), f"{path}.STCKhau")
     derivable = "quantity" in data and "unit_price" in data
     rate_given = derivable and "discount_rate" in data
     if discount is not None and not (
@@ -586,17 +613,18 @@ def _related(element: etree._Element | None) -> RelatedInvoice | None:
     if element is None or len(element) == 0:
         return None
     path = "TTChung.TTHDLQuan"
+    fields = _fields(element)
     data: dict[str, Any] = {
-        "kind": _integer(_required(element, "TCHDon", path), f"{path}.TCHDon"),
-        "template": _required(element, "KHMSHDCLQuan", path),
-        "series": _required(element, "KHHDCLQuan", path),
-        "number": _integer(_required(element, "SHDCLQuan", path), f"{path}.SHDCLQuan"),
-        "issue_date": _date(_required(element, "NLHDCLQuan", path), f"{path}.NLHDCLQuan"),
+        "kind": _integer(_required(fields, "TCHDon", path), f"{path}.TCHDon"),
+        "template": _required(fields, "KHMSHDCLQuan", path),
+        "series": _required(fields, "KHHDCLQuan", path),
+        "number": _integer(_required(fields, "SHDCLQuan", path), f"{path}.SHDCLQuan"),
+        "issue_date": _date(_required(fields, "NLHDCLQuan", path), f"{path}.NLHDCLQuan"),
     }
-    kind = _text(element, "LHDCLQuan")
+    kind = _text(fields, "LHDCLQuan")
     if kind is not None:
         data["invoice_type"] = _integer(kind, f"{path}.LHDCLQuan")
-    note = _text(element, "GChu")
+    note = _text(fields, "GChu")
     if note is not None:
         data["note"] = note
     return _xml_model(RelatedInvoice, data, path, _RELATED_NAMES)
@@ -607,8 +635,10 @@ def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
     if element is None:
         raise ValidationError(path, "is missing")
 
+    fields = _fields(element)
+
     def amount(tag: str, *, required: bool = True) -> Decimal:
-        text = _required(element, tag, path) if required else _text(element, tag)
+        text = _required(fields, tag, path) if required else _text(fields, tag)
         value = _decimal(text, f"{path}.{tag}")
         return ZERO if value is None else value
 
@@ -617,9 +647,10 @@ def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
     if block is not None:
         for position, entry in enumerate(_children(block, "LTSuat"), start=1):
             where = f"{path}.THTTLTSuat.LTSuat[{position}]"
-            rate = parse_vat_rate(_required(entry, "TSuat", where), f"{where}.TSuat")
-            value = _decimal(_required(entry, "ThTien", where), f"{where}.ThTien")
-            tax = _decimal(_text(entry, "TThue"), f"{where}.TThue")
+            cells = _fields(entry)
+            rate = parse_vat_rate(_required(cells, "TSuat", where), f"{where}.TSuat")
+            value = _decimal(_required(cells, "ThTien", where), f"{where}.ThTien")
+            tax = _decimal(cells.get("TThue"), f"{where}.TThue")
             groups.append(RateTotal(rate=rate, amount=value or ZERO, tax=tax))
     totals = Totals(
         by_rate=tuple(groups),
@@ -628,7 +659,7 @@ def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
         trade_discount=amount("TTCKTMai", required=False),
         payable=amount("TgTTTBSo"),
     )
-    return totals, _required(element, "TgTTTBChu", path)
+    return totals, _required(fields, "TgTTTBChu", path)
 
 
 def _parse_tree(data: bytes) -> etree._Element:
@@ -687,11 +718,12 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
         raise ValidationError("NDHDon", "is missing")
 
     path = "TTChung"
-    number = _integer(_required(general, "SHDon", path), f"{path}.SHDon")
+    head = _fields(general)
+    number = _integer(_required(head, "SHDon", path), f"{path}.SHDon")
     draft_data: dict[str, Any] = {
-        "template": _required(general, "KHMSHDon", path),
-        "series": _required(general, "KHHDon", path),
-        "issue_date": _date(_required(general, "NLap", path), f"{path}.NLap"),
+        "template": _required(head, "KHMSHDon", path),
+        "series": _required(head, "KHHDon", path),
+        "issue_date": _date(_required(head, "NLap", path), f"{path}.NLap"),
     }
     optional: dict[str, str] = {
         "title": "THDon",
@@ -699,10 +731,10 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
         "payment_method": "HTTToan",
     }
     for field, tag in optional.items():
-        value = _text(general, tag)
+        value = _text(head, tag)
         if value is not None:
             draft_data[field] = value
-    rate = _decimal(_text(general, "TGia"), f"{path}.TGia")
+    rate = _decimal(_text(head, "TGia"), f"{path}.TGia")
     if rate is not None:
         draft_data["exchange_rate"] = rate
 
@@ -719,8 +751,9 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
     seller_element = _child(content, "NBan")
     if seller_element is None:
         raise ValidationError("NDHDon.NBan", "is missing")
+    seller_fields = _fields(seller_element)
     for tag in ("Ten", "MST", "DChi"):
-        _required(seller_element, tag, "NDHDon.NBan")
+        _required(seller_fields, tag, "NDHDon.NBan")
     draft_data["seller"] = _xml_model(
         Seller, _party_data(seller_element), "NDHDon.NBan", _PARTY_NAMES
     )
@@ -735,6 +768,7 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
     if not 1 <= number <= 99_999_999:
         raise ValidationError(f"{path}.SHDon", "must be between 1 and 99999999")
 
+    code = _child(root, "MCCQT")
     signatures = _child(root, "DSCKS")
     seller_signature = _child(signatures, "NBan")
     signed = seller_signature is not None and _child(seller_signature, "Signature") is not None
@@ -746,9 +780,9 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
         amount_in_words=in_words,
         line_amounts=tuple(line_amounts),
         xml_id=body.get("Id") or None,
-        version=_text(general, "PBan"),
-        provider_tax_code=_text(general, "MSTTCGP"),
-        tax_authority_code=_text(root, "MCCQT"),
+        version=head.get("PBan"),
+        provider_tax_code=head.get("MSTTCGP"),
+        tax_authority_code=((code.text or "").strip() or None) if code is not None else None,
         seller_signed=signed,
     )
 
