@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         ("payload (vietqr_for_invoice + encode)", t_build),
         ("matrix, automatic mask [baseline]", t_auto),
         (f"matrix, fixed mask {DEFAULT_MASK}", t_fixed),
-        ("vector path only (draw - matrix)", t_path),
+        ("vector path only (derived: draw - matrix)", t_path),
         (f"draw_qr total, fixed mask {DEFAULT_MASK}", t_draw_fixed),
         ("draw_qr total, automatic mask", t_draw_auto),
         ("per bill: payload + draw_qr (fixed)", t_build + t_draw_fixed),

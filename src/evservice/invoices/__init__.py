@@ -15,6 +15,7 @@ from evservice.invoices._model import (
     Totals,
     compute_totals,
 )
+from evservice.invoices._pdf import PageBox, RenderedPdf, render_invoice_pdf
 from evservice.invoices._pricing import (
     MeterReading,
     PricedReading,
@@ -44,12 +45,14 @@ __all__ = [
     "InvoiceStatus",
     "LineKind",
     "MeterReading",
+    "PageBox",
     "ParsedInvoice",
     "PaymentAccount",
     "PricedReading",
     "PricedSegment",
     "RateTotal",
     "RelatedInvoice",
+    "RenderedPdf",
     "Seller",
     "SubscriptionPlan",
     "Tariff",
@@ -65,4 +68,5 @@ __all__ = [
     "parse_invoice_xml",
     "price_meter_reading",
     "price_reading",
+    "render_invoice_pdf",
 ]

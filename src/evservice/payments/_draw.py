@@ -6,8 +6,8 @@ raster image is made, so the code stays sharp at any zoom and the page small.
 
 Mask choice (measured in ``bench/bench_qr.py``): segno evaluates all eight
 mask patterns (ISO/IEC 18004 7.8.3) unless told which to use, and that search
-is 75-80 % of the cost of a symbol (about 4x slower: ~40 ms against ~10 ms per
-bill on one core, ~300 CPU-hours over 30 million bills). On invoice payloads
+is 75-85 % of the cost of a symbol (4-6x slower: 40-60 ms against ~10 ms per
+bill on one core, 300-400 CPU-hours over 30 million bills). On invoice payloads
 (version 6, level M) the search itself picks mask 0 for about 3 codes in 4,
 and mask 0's penalty score is on average within 2 % of the best mask's. So
 :data:`DEFAULT_MASK` is 0 for the monthly batch; ``mask=None`` restores the

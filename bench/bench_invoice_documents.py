@@ -1,0 +1,177 @@
+"""What an invoice's XML and PDF cost per document in the monthly batch.
+
+For a typical residential electricity bill (four tiers, a fee, a note) and for
+a 200-line invoice: writing the tax-authority XML, parsing it back, and
+rendering the A4 PDF. Baselines measured in the same run on the same machine:
+
+* XML: lxml parsing and re-serialising the very same bytes (the floor any
+  lxml-based writer/parser pays);
+* PDF: a one-page reportlab PDF that only draws the invoice's title, seller and
+  buyer lines with the same embedded fonts (the floor of font subsetting,
+  compression and file assembly every PDF pays).
+
+Run:  .venv/bin/python bench/bench_invoice_documents.py [--count 200] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from lxml import etree
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
+
+from evservice import _fonts
+from evservice.invoices import (
+    Invoice,
+    InvoiceDraft,
+    invoice_to_xml,
+    parse_invoice_xml,
+    render_invoice_pdf,
+)
+
+COMMAND = ".venv/bin/python bench/bench_invoice_documents.py"
+
+
+def _invoice(lines: int) -> Invoice:
+    items: list[dict[str, Any]] = [
+        {
+            "name": "Điện sinh hoạt bậc 1 (0 - 50 kWh)",
+            "unit": "kWh",
+            "quantity": "50",
+            "unit_price": "1984",
+            "vat_rate": "8%",
+        },
+        {
+            "name": "Điện sinh hoạt bậc 2 (51 - 100 kWh)",
+            "unit": "kWh",
+            "quantity": "50",
+            "unit_price": "2050",
+            "vat_rate": "8%",
+        },
+        {
+            "name": "Điện sinh hoạt bậc 3 (101 - 200 kWh)",
+            "unit": "kWh",
+            "quantity": "100",
+            "unit_price": "2380",
+            "vat_rate": "8%",
+        },
+        {
+            "name": "Điện sinh hoạt bậc 4 (201 - 300 kWh)",
+            "unit": "kWh",
+            "quantity": "37",
+            "unit_price": "2998",
+            "vat_rate": "8%",
+        },
+        {"name": "Phí dịch vụ thu hộ", "amount": "10000", "vat_rate": "KCT"},
+        {"kind": 4, "name": "Kỳ hóa đơn tháng 10/2026: chỉ số cũ 12.345, chỉ số mới 12.582"},
+    ]
+    items += [
+        {
+            "name": f"Dịch vụ giá trị gia tăng số {i}",
+            "unit": "Gói",
+            "quantity": "1",
+            "unit_price": "12500",
+            "vat_rate": "10%",
+        }
+        for i in range(max(0, lines - len(items)))
+    ]
+    draft = InvoiceDraft.model_validate(
+        {
+            "series": "C26TAA",
+            "issue_date": date(2026, 10, 31),
+            "seller": {
+                "name": "Tổng công ty Điện lực miền Bắc - Công ty Điện lực Hải Dương",
+                "tax_code": "0100100079",
+                "address": "Số 33 Đại lộ Hồ Chí Minh, phường Nguyễn Trãi, thành phố Hải Dương",
+            },
+            "buyer": {
+                "person_name": "Nguyễn Thị Ánh Tuyết",
+                "customer_code": "PA01000001",
+                "address": "Số 1 Ngõ 2 Phố Đông Hải, phường Đống Đa, Hải Dương",
+            },
+            "lines": items[:lines],
+        }
+    )
+    return Invoice(
+        id=uuid.uuid4(),
+        draft=draft,
+        number=123,
+        lookup_code="ABCD2345EFGH",
+        issued_at=datetime(2026, 10, 31, 3, tzinfo=UTC),
+    )
+
+
+def _minimal_pdf(invoice: Invoice) -> bytes:
+    fonts = _fonts.register()
+    buffer = io.BytesIO()
+    canvas = Canvas(
+        buffer, pagesize=A4, pageCompression=1, invariant=1, initialFontName=fonts.regular
+    )
+    draft = invoice.draft
+    for y, font, text in (
+        (780, fonts.bold, draft.title.upper()),
+        (760, fonts.italic, "(Bản thể hiện của hóa đơn điện tử)"),
+        (740, fonts.regular, draft.seller.name),
+        (720, fonts.regular, draft.buyer.person_name or ""),
+    ):
+        canvas.setFont(font, 10)
+        canvas.drawString(40, y, text)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _per_item(run: Callable[[], object], count: int, repeat: int) -> float:
+    """Best-of-``repeat`` seconds per call (the least disturbed run on a shared machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(count):
+            run()
+        best = min(best, time.perf_counter() - start)
+    return best / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200, help="documents per timing")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    _fonts.register()
+    print(f"command: {COMMAND} --count {args.count} --repeat {args.repeat}")
+    for lines in (6, 200):
+        invoice = _invoice(lines)
+        xml = invoice_to_xml(invoice)
+        count = args.count if lines < 50 else max(1, args.count // 10)
+        write = _per_item(lambda inv=invoice: invoice_to_xml(inv), count, args.repeat)
+        read = _per_item(lambda data=xml: parse_invoice_xml(data), count, args.repeat)
+        lxml_floor = _per_item(
+            lambda data=xml: etree.tostring(etree.fromstring(data)), count, args.repeat
+        )
+        pdf = _per_item(lambda inv=invoice: render_invoice_pdf(inv), count, args.repeat)
+        pdf_floor = _per_item(lambda inv=invoice: _minimal_pdf(inv), count, args.repeat)
+        pages = render_invoice_pdf(invoice).page_count
+        print(f"\n{lines} lines ({len(xml)} bytes of XML, {pages} PDF page(s)):")
+        print(
+            f"  XML write   {write * 1e3:8.3f} ms  ({1 / write:8.0f}/s)"
+            f"  = {write / lxml_floor:5.1f} x lxml parse+serialise ({lxml_floor * 1e3:.3f} ms)"
+        )
+        print(
+            f"  XML parse   {read * 1e3:8.3f} ms  ({1 / read:8.0f}/s)"
+            f"  = {read / lxml_floor:5.1f} x lxml parse+serialise"
+        )
+        print(
+            f"  PDF render  {pdf * 1e3:8.3f} ms  ({1 / pdf:8.0f}/s)"
+            f"  = {pdf / pdf_floor:5.1f} x minimal 1-page PDF ({pdf_floor * 1e3:.3f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
