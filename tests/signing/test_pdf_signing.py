@@ -173,7 +173,17 @@ def test_ecdsa_pdf_signature_is_valid_for_pdfsig(
     pki: TestPKI, invoice_docs: InvoiceDocs, tmp_path: Path, nss_db: str, now_clock: ManualClock
 ) -> None:
     signer = signer_from_files(key_pem=pki.ec_key, cert_pem=pki.ec_cert, chain_pem=pki.interm_pem)
-    pdf = signer.sign_pdf(invoice_docs.pdf, signing_time=now_clock.now(), box=invoice_docs.box)
+    evidence = b'{"consent": "otp"}'
+    pdf = signer.sign_pdf(
+        invoice_docs.pdf,
+        signing_time=now_clock.now(),
+        box=invoice_docs.box,
+        attachments=[("evidence.json", "application/json", evidence, "Supplement")],
+    )
+    (spec_ref,) = PdfFileReader(BytesIO(pdf)).root["/AF"]
+    spec = spec_ref.get_object()
+    assert spec["/AFRelationship"] == "/Supplement"
+    assert spec["/EF"]["/F"].get_object().data == evidence
     path = tmp_path / "ec.pdf"
     path.write_bytes(pdf)
     out = pdfsig(path, nss_db)

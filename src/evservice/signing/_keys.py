@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from evservice.signing._devkeys import dev_key_paths, init_dev_keys, is_developm
 from evservice.signing._trust import load_certificates, to_asn1, trust_config, uses_development_key
 
 if TYPE_CHECKING:
-    from evservice.signing._pades import PageBoxLike, PdfSignatureBox
+    from evservice.signing._pades import Attachment, PageBoxLike, PdfSignatureBox
 
 __all__ = [
     "DocumentSigner",
@@ -185,6 +186,7 @@ class DocumentSigner:
         xml_filename: str = "invoice.xml",
         reason: str | None = None,
         location: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> bytes:
         """PAdES-sign ``pdf`` at this signer's level, embedding ``embedded_xml`` first."""
         from evservice.signing._pades import sign_pdf
@@ -198,6 +200,7 @@ class DocumentSigner:
             xml_filename=xml_filename,
             reason=reason,
             location=location,
+            attachments=attachments,
         )
 
     def _guard(self) -> Any:

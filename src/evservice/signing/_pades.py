@@ -16,6 +16,7 @@ own TrueType stamp re-parses and subsets the font per document, ~1 s).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -44,7 +45,14 @@ from evservice.signing._trust import to_asn1
 if TYPE_CHECKING:
     from evservice.signing._keys import DocumentSigner
 
-__all__ = ["STAMP_TEXT", "XML_MIME_TYPE", "PageBoxLike", "PdfSignatureBox", "sign_pdf"]
+__all__ = [
+    "STAMP_TEXT",
+    "XML_MIME_TYPE",
+    "Attachment",
+    "PageBoxLike",
+    "PdfSignatureBox",
+    "sign_pdf",
+]
 
 #: The stamp text: who signed, and when (Vietnam local time).
 STAMP_TEXT = "Ký bởi: %(signer)s\nKý ngày: %(ts)s"
@@ -195,22 +203,36 @@ class _TimedPdfSigner(signers.PdfSigner):
         return session
 
 
-def _embed_xml(
-    writer: IncrementalPdfFileWriter, data: bytes, filename: str, when: datetime
+#: An extra associated file: (file name, MIME type, bytes, AFRelationship such as
+#: "Source", "Data", "Alternative" or "Supplement").
+Attachment = tuple[str, str, bytes, str]
+
+_XML_DESCRIPTION = "Hóa đơn điện tử (XML đã ký) - the signed e-invoice XML, the legal record"
+
+
+def _embed(
+    writer: IncrementalPdfFileWriter,
+    data: bytes,
+    filename: str,
+    when: datetime,
+    *,
+    mime_type: str = XML_MIME_TYPE,
+    relationship: str = "Source",
+    description: str | None = _XML_DESCRIPTION,
 ) -> None:
-    """Add ``data`` as an associated file of the document (``/AF``, ``/Source``)."""
+    """Add ``data`` as an associated file of the document (``/AF`` and EmbeddedFiles)."""
     stream = EmbeddedFileObject.from_file_data(
         writer,
         data,
-        mime_type=XML_MIME_TYPE,
+        mime_type=mime_type,
         params=EmbeddedFileParams(creation_date=when, modification_date=when),
     )
     spec = FileSpec(
         file_spec_string=filename,
         file_name=filename,
         embedded_data=stream,
-        description="Hóa đơn điện tử (XML đã ký) - the signed e-invoice XML, the legal record",
-        af_relationship=generic.pdf_name("/Source"),
+        description=description,
+        af_relationship=generic.pdf_name("/" + relationship.lstrip("/")),
     )
     spec_ref = writer.add_object(spec.as_pdf_object())
     root = writer.root
@@ -262,12 +284,14 @@ def sign_pdf(
     xml_filename: str = "invoice.xml",
     reason: str | None = None,
     location: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """PAdES-sign ``pdf`` (bytes in, bytes out) at the signer's level.
 
     ``box`` places the visible stamp (signer name and time); without it the
     signature is invisible. ``embedded_xml`` is attached before signing, in the
-    same revision, so the signature covers it.
+    same revision, so the signature covers it; so are ``attachments`` (other
+    associated files, e.g. a contract's XML and its consent evidence).
     """
     when = ensure_aware(signing_time).astimezone(VN_TZ)
     box = PdfSignatureBox.of(box) if box is not None else None
@@ -277,7 +301,17 @@ def sign_pdf(
         raise DocumentError(f"the PDF cannot be read: {exc}") from exc
     try:
         if embedded_xml is not None:
-            _embed_xml(writer, embedded_xml, xml_filename, when)
+            _embed(writer, embedded_xml, xml_filename, when)
+        for filename, mime_type, data, relationship in attachments:
+            _embed(
+                writer,
+                data,
+                filename,
+                when,
+                mime_type=mime_type,
+                relationship=relationship,
+                description=None,
+            )
         name = _field_name(writer)
         level = signer.pades_level
         context = None

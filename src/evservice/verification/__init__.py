@@ -16,8 +16,8 @@ from pathlib import Path
 from evservice._context import Context, resolve
 from evservice.errors import ValidationError
 from evservice.signing._trust import trust_config
-from evservice.verification._common import VerifyOptions
-from evservice.verification._pdf import verify_pdf
+from evservice.verification._common import VerifyOptions as _VerifyOptions
+from evservice.verification._pdf import verify_pdf as _verify_pdf
 from evservice.verification._report import (
     EmbeddedXmlReport,
     SignatureReport,
@@ -25,7 +25,7 @@ from evservice.verification._report import (
     TotalsCheck,
     VerificationReport,
 )
-from evservice.verification._xml import verify_xml
+from evservice.verification._xml import verify_xml as _verify_xml
 
 __all__ = [
     "EmbeddedXmlReport",
@@ -75,16 +75,16 @@ def verify(
             raise ValidationError("source", f"cannot read {path}: {exc.strerror}") from exc
         label = name or str(path)
     settings = context.settings
-    options = VerifyOptions(
+    options = _VerifyOptions(
         trust=trust_config(settings, trust_roots),
         allow_legacy=settings.allow_legacy_algorithms if allow_legacy is None else allow_legacy,
         moment=context.clock.now(),
     )
     kind = _kind(data)
     if kind == "pdf":
-        return verify_pdf(data, label, options)
+        return _verify_pdf(data, label, options)
     if kind == "xml":
-        return verify_xml(data, label, options)
+        return _verify_xml(data, label, options)
     return VerificationReport(
         source=label,
         kind="unknown",

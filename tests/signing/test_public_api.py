@@ -1,0 +1,32 @@
+"""The public surface of signing and verification: ``__all__`` complete and sorted."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+import evservice
+import evservice.signing
+import evservice.verification
+
+
+@pytest.mark.parametrize("module", [evservice.signing, evservice.verification])
+def test_all_is_sorted_and_complete(module: types.ModuleType) -> None:
+    names = module.__all__
+    assert names == sorted(names)
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", "").startswith(module.__name__)
+    }
+    assert public <= set(names)
+    for name in names:
+        assert hasattr(module, name)
+
+
+def test_verify_is_exported_at_the_top() -> None:
+    assert "verify" in evservice.__all__
+    assert evservice.verify is evservice.verification.verify
