@@ -1,5 +1,17 @@
 """Invoices: model, tariffs, numbering, XML, PDF, corrections and the batch."""
 
+from evservice.invoices import _lookup as lookup
+from evservice.invoices._issue import (
+    IssuedInvoice,
+    complete_pending,
+    ensure_documents,
+    get,
+    issue,
+    list_invoices,
+    record_invoice,
+    render_documents,
+    render_to,
+)
 from evservice.invoices._model import (
     Buyer,
     CorrectionKind,
@@ -15,6 +27,7 @@ from evservice.invoices._model import (
     Totals,
     compute_totals,
 )
+from evservice.invoices._numbering import next_number
 from evservice.invoices._pdf import PageBox, RenderedPdf, render_invoice_pdf
 from evservice.invoices._pricing import (
     MeterReading,
@@ -43,6 +56,7 @@ __all__ = [
     "InvoiceDraft",
     "InvoiceLine",
     "InvoiceStatus",
+    "IssuedInvoice",
     "LineKind",
     "MeterReading",
     "PageBox",
@@ -62,11 +76,21 @@ __all__ = [
     "Totals",
     "apply_credit",
     "bill_subscription",
+    "complete_pending",
     "compute_totals",
+    "ensure_documents",
+    "get",
     "invoice_to_xml",
+    "issue",
+    "list_invoices",
     "load_tariffs",
+    "lookup",
+    "next_number",
     "parse_invoice_xml",
     "price_meter_reading",
     "price_reading",
+    "record_invoice",
+    "render_documents",
     "render_invoice_pdf",
+    "render_to",
 ]

@@ -13,16 +13,27 @@ __all__ = ["InvoiceRow", "SeriesCounter"]
 
 
 class SeriesCounter(SQLModel, table=True):
-    """The last number given in a (template, series). Locked row by row to stay gapless."""
+    """The last number given in a (template, series), and the date it was given on.
+
+    Locked row by row while a number is taken so that numbers stay gapless, and
+    the date lets the next issue refuse to go back in time within the series.
+    """
 
     __tablename__ = "invoice_series_counter"
     template: str = Field(primary_key=True, max_length=1)
     series: str = Field(primary_key=True, max_length=6)
     last_number: int = Field(default=0, sa_type=sa.BigInteger)
+    last_issue_date: date | None = None
 
 
 class InvoiceRow(SQLModel, table=True):
-    """One issued invoice. Rows are inserted, and only ``status``/``replaced_by`` change."""
+    """One issued invoice. Never deleted; after the insert only ``status`` changes,
+    and the document columns (paths, hashes) are filled once when the files exist.
+
+    ``draft_json`` is the draft exactly as issued (Decimals as strings): with the
+    number, lookup code and ``issued_at`` it is all that is needed to render the
+    documents again.
+    """
 
     __tablename__ = "invoice"
     __table_args__ = (

@@ -1,0 +1,556 @@
+"""Issuing invoices: number, store, render; and reading them back.
+
+:func:`issue` runs in two steps:
+
+1. :func:`record_invoice`, one transaction: the next number of the series
+   (:func:`~evservice.invoices._numbering.next_number`), a fresh lookup code and
+   the invoice row (status ``issued``) with the draft exactly as given. A
+   rollback gives the number back, so a series never has gaps.
+2. The documents: :func:`render_documents` makes the XML and the PDF from the
+   stored invoice alone, and they are written atomically (temporary file, fsync,
+   rename) under ``data_dir/invoices/<year>/<template><series>/<number>.xml|.pdf``;
+   their relative paths and SHA-256 go into the row.
+
+Crash safety: if the process dies between the two steps, the row is committed
+and its document columns are empty. Issuing the same ``reference`` again, or
+:func:`complete_pending`, renders the missing documents from the row: the
+documents are a function of the stored draft, the number, the lookup code and
+the issue time, nothing else.
+
+Idempotency: a draft whose ``reference`` was already issued gives back that
+invoice (same number, same lookup code), whatever else the new draft says; this
+holds when two processes issue the same reference at the same time (the unique
+constraint decides, and the loser returns the winner's invoice).
+
+The directory is named after template and series together (``1C26TAA``)
+because numbers are unique per (template, series), not per series alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from evservice._context import Context, resolve
+from evservice._pydantic import parse_model
+from evservice.clock import vn_date
+from evservice.errors import (
+    DocumentError,
+    EvServiceError,
+    NotFoundError,
+    StoreError,
+    ValidationError,
+)
+from evservice.invoices import _lookup
+from evservice.invoices._identifiers import format_number, validate_series, validate_template
+from evservice.invoices._model import CorrectionKind, Invoice, InvoiceDraft, InvoiceStatus
+from evservice.invoices._numbering import next_number
+from evservice.invoices._tables import InvoiceRow
+from evservice.store import transaction
+
+__all__ = [
+    "IssuedInvoice",
+    "complete_pending",
+    "ensure_documents",
+    "get",
+    "issue",
+    "list_invoices",
+    "record_invoice",
+    "render_documents",
+    "render_to",
+]
+
+#: Transactions retried after losing a race on a unique constraint.
+_ATTEMPTS = 5
+_LABEL = re.compile(r"^([1-6])([CK][0-9]{2}[A-Z]{3})-?([0-9]{1,8})$")
+_TABLE: sa.Table = InvoiceRow.__table__  # type: ignore[attr-defined]
+# Documents hold personal data: readable by the owner and the owner's group only.
+_FILE_MODE = 0o640
+
+
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """An invoice as stored: the model, where its documents are, and what it corrects.
+
+    ``xml_path`` and ``pdf_path`` are absolute (under ``data_dir``) and ``None``
+    while the documents are pending (see :func:`complete_pending`). ``created``
+    is True only for the call that issued it; a repeated reference gives False.
+    """
+
+    invoice: Invoice
+    xml_path: Path | None
+    pdf_path: Path | None
+    xml_sha256: str | None
+    pdf_sha256: str | None
+    corrects_id: str | None = None
+    created: bool = False
+
+    @property
+    def row_id(self) -> str:
+        """The id of the invoice's row (the string form of ``invoice.id``)."""
+        return str(self.invoice.id)
+
+    @property
+    def number(self) -> int:
+        return self.invoice.number
+
+    @property
+    def label(self) -> str:
+        """``1C26TAA-00000123``."""
+        return self.invoice.label
+
+    @property
+    def lookup_code(self) -> str:
+        """As printed, ``7KQ4-MZ2X-9HTQ``."""
+        return self.invoice.lookup_code
+
+    @property
+    def status(self) -> InvoiceStatus:
+        return self.invoice.status
+
+    @property
+    def has_documents(self) -> bool:
+        """True once the XML and the PDF are written and recorded."""
+        return self.xml_path is not None and self.pdf_path is not None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (no personal data beyond what the invoice shows)."""
+        d = self.invoice.draft
+        totals = self.invoice.totals
+        return {
+            "id": self.row_id,
+            "label": self.label,
+            "template": d.template,
+            "series": d.series,
+            "number": self.number,
+            "lookup_code": self.lookup_code,
+            "issue_date": d.issue_date.isoformat(),
+            "issued_at": self.invoice.issued_at.isoformat(),
+            "status": self.status.value,
+            "reference": d.reference,
+            "total_before_tax": str(totals.before_tax),
+            "total_tax": str(totals.tax),
+            "total_payable": str(totals.payable),
+            "corrects_id": self.corrects_id,
+            "correction_kind": None if d.related is None else d.related.kind.name.lower(),
+            "xml": None if self.xml_path is None else str(self.xml_path),
+            "pdf": None if self.pdf_path is None else str(self.pdf_path),
+            "xml_sha256": self.xml_sha256,
+            "pdf_sha256": self.pdf_sha256,
+        }
+
+
+# -- reading rows ---------------------------------------------------------------------
+
+
+def _to_issued(row: InvoiceRow, ctx: Context, *, created: bool = False) -> IssuedInvoice:
+    """Read a row back into the model (the stored draft is validated again)."""
+    try:
+        draft = parse_model(InvoiceDraft, row.draft_json, prefix="draft")
+    except ValidationError as exc:
+        raise StoreError(f"the stored draft of invoice {row.id} does not validate: {exc}") from exc
+    invoice = Invoice(
+        id=uuid.UUID(row.id),
+        draft=draft,
+        number=row.number,
+        lookup_code=row.lookup_code,
+        issued_at=row.issued_at,
+        status=InvoiceStatus(row.status),
+    )
+    data_dir = ctx.data_dir
+    return IssuedInvoice(
+        invoice=invoice,
+        xml_path=None if row.xml_path is None else data_dir / row.xml_path,
+        pdf_path=None if row.pdf_path is None else data_dir / row.pdf_path,
+        xml_sha256=row.xml_sha256,
+        pdf_sha256=row.pdf_sha256,
+        corrects_id=row.corrects_id,
+        created=created,
+    )
+
+
+def _find_row(session: Session, key: str | uuid.UUID) -> InvoiceRow:
+    """The row named by an id, a lookup code or a label (``1C26TAA-00000123``)."""
+    if isinstance(key, uuid.UUID):
+        row = session.get(InvoiceRow, str(key))
+        if row is None:
+            raise NotFoundError(f"no invoice with id {key}")
+        return row
+    text = str(key).strip()
+    with contextlib.suppress(ValueError):
+        return _find_row(session, uuid.UUID(text))
+    label = _LABEL.match(text.upper())
+    if label:
+        template, series, number = label.groups()
+        found = session.exec(
+            select(InvoiceRow).where(
+                InvoiceRow.template == template,
+                InvoiceRow.series == series,
+                InvoiceRow.number == int(number),
+            )
+        ).first()
+        if found is None:
+            raise NotFoundError(f"no invoice {template}{series}-{int(number):08d}")
+        return found
+    if _lookup.is_valid(text):
+        code = _lookup.format(_lookup.validate(text))
+        found = session.exec(select(InvoiceRow).where(InvoiceRow.lookup_code == code)).first()
+        if found is None:
+            raise NotFoundError(f"no invoice with lookup code {code}")
+        return found
+    raise ValidationError(
+        "key", "is neither an invoice id, a label like 1C26TAA-00000123 nor a lookup code"
+    )
+
+
+def get(key: str | uuid.UUID, *, ctx: Context | None = None) -> IssuedInvoice:
+    """The invoice with this id, lookup code or label; :class:`NotFoundError` if none."""
+    ctx = resolve(ctx)
+    with transaction(ctx.engine) as session:
+        row = _find_row(session, key)
+    return _to_issued(row, ctx)
+
+
+def list_invoices(
+    *,
+    ctx: Context | None = None,
+    template: str | None = None,
+    series: str | None = None,
+    status: InvoiceStatus | str | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[IssuedInvoice]:
+    """Invoices in number order, filtered by template, series, status and issue dates."""
+    ctx = resolve(ctx)
+    if not 1 <= limit <= 10_000:
+        raise ValidationError("limit", "must be between 1 and 10000")
+    if offset < 0:
+        raise ValidationError("offset", "must not be negative")
+    query = select(InvoiceRow)
+    if template is not None:
+        query = query.where(InvoiceRow.template == validate_template(template))
+    if series is not None:
+        query = query.where(InvoiceRow.series == validate_series(series))
+    if status is not None:
+        try:
+            wanted = InvoiceStatus(status)
+        except ValueError as exc:
+            choices = ", ".join(s.value for s in InvoiceStatus)
+            raise ValidationError("status", f"must be one of {choices}") from exc
+        query = query.where(InvoiceRow.status == wanted.value)
+    if issued_from is not None:
+        query = query.where(InvoiceRow.issue_date >= issued_from)
+    if issued_to is not None:
+        query = query.where(InvoiceRow.issue_date <= issued_to)
+    query = query.order_by(col(InvoiceRow.template), col(InvoiceRow.series), col(InvoiceRow.number))
+    with transaction(ctx.engine) as session:
+        rows = session.exec(query.offset(offset).limit(limit)).all()
+    return [_to_issued(row, ctx) for row in rows]
+
+
+# -- numbering and storing ------------------------------------------------------------
+
+
+class _AlreadyIssued(Exception):
+    """Raised inside the transaction to roll it back when the reference turned up."""
+
+    def __init__(self, row: InvoiceRow) -> None:
+        self.row = row
+
+
+@dataclass(frozen=True)
+class _Correction:
+    """What an issue corrects: set by :mod:`evservice.invoices._corrections`.
+
+    ``mark_original`` runs first in the transaction (so locks are always taken
+    original row, then series counter): it locks the original, checks that it
+    may be corrected and sets its new status.
+    """
+
+    original_id: str
+    kind: CorrectionKind
+    mark_original: Callable[[Session], None]
+
+
+def _check_issue_date(draft: InvoiceDraft, ctx: Context) -> None:
+    today = vn_date(ctx.clock.now())
+    if draft.issue_date > today:
+        raise ValidationError(
+            "issue_date",
+            f"{draft.issue_date.isoformat()} is after today ({today.isoformat()} in Vietnam); "
+            "an invoice cannot be dated in the future",
+        )
+
+
+def _fresh_lookup_code(session: Session) -> str:
+    """A lookup code not used in the store yet (draws again on the rare collision)."""
+    for _ in range(_ATTEMPTS):
+        code = _lookup.format(_lookup.generate())
+        taken = session.exec(select(InvoiceRow.id).where(InvoiceRow.lookup_code == code)).first()
+        if taken is None:
+            return code
+    raise StoreError(f"no free lookup code after {_ATTEMPTS} draws; is the random source broken?")
+
+
+def _existing(row: InvoiceRow, ctx: Context, correction: _Correction | None) -> IssuedInvoice:
+    """The invoice already issued under a reference, if it is what this call asks for."""
+    if correction is not None and (
+        row.corrects_id != correction.original_id or row.correction_kind != correction.kind
+    ):
+        raise ValidationError(
+            "reference",
+            f"was already used by invoice {row.id}, which is not a "
+            f"{correction.kind.name.lower()} of invoice {correction.original_id}",
+        )
+    return _to_issued(row, ctx)
+
+
+def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -> IssuedInvoice:
+    """Number and store ``draft`` in one transaction (retried after a lost race)."""
+    _check_issue_date(draft, ctx)
+    draft_json = draft.model_dump_json()
+    for attempt in range(_ATTEMPTS):
+        try:
+            with transaction(ctx.engine) as session:
+                if draft.reference is not None:
+                    _raise_if_issued(session, draft.reference)
+                if correction is not None:
+                    correction.mark_original(session)
+                number = next_number(
+                    session, draft.template, draft.series, issue_date=draft.issue_date
+                )
+                if draft.reference is not None:
+                    # The counter lock serialises the issuers of a series: a twin that
+                    # committed while we waited for it is visible now. Rolling back
+                    # gives the number back.
+                    _raise_if_issued(session, draft.reference)
+                values = _row_values(draft, draft_json, ctx, number, _fresh_lookup_code(session))
+                if correction is not None:
+                    values["corrects_id"] = correction.original_id
+                    values["correction_kind"] = int(correction.kind)
+                session.execute(sa.insert(_TABLE).values(values))
+        except _AlreadyIssued as twin:
+            return _existing(twin.row, ctx, correction)
+        except StoreError as exc:
+            # A unique constraint (reference, lookup code) lost a race with another
+            # transaction: nothing was kept, so look again and retry.
+            if isinstance(exc.__cause__, IntegrityError) and attempt + 1 < _ATTEMPTS:
+                continue
+            raise
+        invoice = Invoice(
+            id=uuid.UUID(values["id"]),
+            draft=draft,
+            number=number,
+            lookup_code=values["lookup_code"],
+            issued_at=values["issued_at"],
+        )
+        return IssuedInvoice(
+            invoice=invoice,
+            xml_path=None,
+            pdf_path=None,
+            xml_sha256=None,
+            pdf_sha256=None,
+            corrects_id=values.get("corrects_id"),
+            created=True,
+        )
+    raise StoreError(f"could not issue after {_ATTEMPTS} attempts")  # pragma: no cover
+
+
+def _raise_if_issued(session: Session, reference: str) -> None:
+    """Leave the transaction with :class:`_AlreadyIssued` if ``reference`` has a row."""
+    found = session.execute(
+        sa.select(_TABLE.c.id).where(_TABLE.c.reference == reference)
+    ).scalar_one_or_none()
+    if found is not None:
+        row = session.get_one(InvoiceRow, found)
+        session.expunge(row)  # keep it readable after the rollback
+        raise _AlreadyIssued(row)
+
+
+def _row_values(
+    draft: InvoiceDraft, draft_json: str, ctx: Context, number: int, lookup_code: str
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "template": draft.template,
+        "series": draft.series,
+        "number": number,
+        "reference": draft.reference,
+        "lookup_code": lookup_code,
+        "issue_date": draft.issue_date,
+        "issued_at": ctx.clock.now(),
+        "status": InvoiceStatus.ISSUED.value,
+        "buyer_name": draft.buyer.name or draft.buyer.person_name,
+        "buyer_tax_code": draft.buyer.tax_code,
+        "total_payable": int(draft.totals().payable),
+        "draft_json": draft_json,
+    }
+
+
+def record_invoice(
+    draft: InvoiceDraft | dict[str, Any] | str, *, ctx: Context | None = None
+) -> IssuedInvoice:
+    """Number and store an invoice in one transaction, without making its documents.
+
+    This is the transactional half of :func:`issue` (the batch uses it to number
+    first and render later). The invoice's documents stay pending until
+    :func:`issue` with the same reference or :func:`complete_pending` renders them.
+    """
+    ctx = resolve(ctx)
+    return _record(parse_model(InvoiceDraft, draft), ctx, None)
+
+
+def issue(
+    draft: InvoiceDraft | dict[str, Any] | str, *, ctx: Context | None = None
+) -> IssuedInvoice:
+    """Issue an invoice: number it, store it, write its XML and PDF.
+
+    ``draft`` is an :class:`InvoiceDraft`, a dict or JSON text. Bad drafts raise
+    :class:`ValidationError` naming the field; an issue date earlier than the last
+    one of the series raises :class:`SeriesOrderError`. A draft whose reference
+    was already issued returns that invoice (its documents completed if a crash
+    had left them missing).
+    """
+    ctx = resolve(ctx)
+    issued = record_invoice(draft, ctx=ctx)
+    return ensure_documents(issued, ctx=ctx)
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
+    """The invoice's XML (tax authority format) and PDF, as bytes.
+
+    A pure function of the invoice and the settings. Signing and the payment QR
+    slot in here.
+    """
+    # Imported on first use: processes that only number invoices never load reportlab.
+    from evservice.invoices._pdf import render_invoice_pdf
+    from evservice.invoices._xml import invoice_to_xml
+
+    ctx = resolve(ctx)
+    try:
+        xml = invoice_to_xml(invoice, provider_tax_code=ctx.settings.provider_tax_code)
+        pdf = render_invoice_pdf(invoice, qr_payload=None, lookup_url=ctx.settings.lookup_url)
+    except EvServiceError:
+        raise
+    except Exception as exc:
+        raise DocumentError(f"cannot render invoice {invoice.label}: {exc}") from exc
+    return xml, pdf.pdf
+
+
+def _relative_paths(invoice: Invoice) -> tuple[PurePosixPath, PurePosixPath]:
+    d = invoice.draft
+    folder = PurePosixPath("invoices", str(d.issue_date.year), f"{d.template}{d.series}")
+    name = format_number(invoice.number)
+    return folder / f"{name}.xml", folder / f"{name}.pdf"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), _FILE_MODE)
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> IssuedInvoice:
+    """Render and store the documents of ``issued`` if they are missing.
+
+    Rendering happens outside any transaction; the files are written while the
+    invoice row is locked, so when two processes complete the same invoice, the
+    files on disk and the hashes in the row come from the same one.
+    """
+    ctx = resolve(ctx)
+    if issued.has_documents:
+        return issued
+    xml, pdf = render_documents(issued.invoice, ctx)
+    xml_rel, pdf_rel = _relative_paths(issued.invoice)
+    with transaction(ctx.engine) as session:
+        row = session.exec(
+            select(InvoiceRow)
+            .where(InvoiceRow.id == issued.row_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if row.xml_path is None or row.pdf_path is None:
+            _write_atomically(ctx.data_dir / xml_rel, xml)
+            _write_atomically(ctx.data_dir / pdf_rel, pdf)
+            row.xml_path, row.pdf_path = str(xml_rel), str(pdf_rel)
+            row.xml_sha256 = hashlib.sha256(xml).hexdigest()
+            row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+            session.add(row)
+            session.flush()
+    return _to_issued(row, ctx, created=issued.created)
+
+
+def complete_pending(
+    *, ctx: Context | None = None, limit: int | None = None
+) -> list[IssuedInvoice]:
+    """Render the documents of every invoice whose row exists but whose files do not.
+
+    Run after a crash (or after numbering with :func:`record_invoice`); returns
+    the invoices it completed, in number order.
+    """
+    ctx = resolve(ctx)
+    query = (
+        select(InvoiceRow)
+        .where(col(InvoiceRow.xml_path).is_(None) | col(InvoiceRow.pdf_path).is_(None))
+        .order_by(col(InvoiceRow.template), col(InvoiceRow.series), col(InvoiceRow.number))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with transaction(ctx.engine) as session:
+        rows = session.exec(query).all()
+    return [ensure_documents(_to_issued(row, ctx), ctx=ctx) for row in rows]
+
+
+def render_to(
+    key: str | uuid.UUID, out_dir: Path | str, *, ctx: Context | None = None
+) -> tuple[Path, Path]:
+    """Render an issued invoice's XML and PDF again into ``out_dir``; return their paths.
+
+    The stored documents and the row are left alone.
+    """
+    ctx = resolve(ctx)
+    issued = get(key, ctx=ctx)
+    xml, pdf = render_documents(issued.invoice, ctx)
+    out = Path(out_dir)
+    xml_path = out / f"{issued.label}.xml"
+    pdf_path = out / f"{issued.label}.pdf"
+    _write_atomically(xml_path, xml)
+    _write_atomically(pdf_path, pdf)
+    return xml_path, pdf_path

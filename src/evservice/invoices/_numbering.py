@@ -1,0 +1,118 @@
+"""Gapless invoice numbers (``SHDon``) within a (template, series).
+
+The law (Decree 123/2020, art. 10; Circular 78/2021) wants the numbers of a
+series to run 1, 2, 3, ... with no gap and no repeat, and in the order of the
+issue dates. :func:`next_number` takes the next number inside the caller's open
+transaction:
+
+1. the counter row of the series is locked (``SELECT ... FOR UPDATE`` on
+   PostgreSQL; on SQLite every write transaction already begins ``IMMEDIATE``, so
+   there is one writer at a time);
+2. if it is missing, it is created without racing another creator (``INSERT ...
+   ON CONFLICT DO NOTHING``: a concurrent creator waits for the first one's
+   commit, then inserts nothing) and locked;
+3. it is checked (at most 99,999,999; the issue date is not earlier than the
+   last one given in the series) and incremented.
+
+The caller inserts the invoice row in the same transaction: if anything fails
+before the commit, the rollback gives the number back, so there are neither
+gaps nor duplicates. A series restarts every year by construction: its two
+digits of the year must match the issue date (checked by the model), so next
+year's invoices use another series and therefore another counter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from evservice.errors import NumberingError, SeriesOrderError
+from evservice.invoices._identifiers import MAX_NUMBER, validate_series, validate_template
+from evservice.invoices._tables import SeriesCounter
+
+__all__ = ["current_number", "next_number"]
+
+
+_TABLE: sa.Table = SeriesCounter.__table__  # type: ignore[attr-defined]
+
+
+def _create_counter(session: Session, template: str, series: str) -> None:
+    """Create the counter row of the series if missing, without racing another creator."""
+    values = {"template": template, "series": series, "last_number": 0}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(_TABLE).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(_TABLE).values(values).on_conflict_do_nothing())
+    else:  # pragma: no cover - another back end: insert in a savepoint, ignore a conflict
+        try:
+            with session.begin_nested():
+                session.execute(sa.insert(_TABLE).values(values))
+        except IntegrityError:
+            pass  # created meanwhile by another transaction: fine
+
+
+# Built once: the hot path only binds values.
+_LOCK = (
+    sa.select(_TABLE.c.last_number, _TABLE.c.last_issue_date)
+    .where(_TABLE.c.template == sa.bindparam("t"), _TABLE.c.series == sa.bindparam("s"))
+    .with_for_update()
+)
+_ADVANCE = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.template == sa.bindparam("t"), _TABLE.c.series == sa.bindparam("s"))
+    .values(last_number=sa.bindparam("n"), last_issue_date=sa.bindparam("d"))
+)
+
+
+def _lock_counter(session: Session, template: str, series: str) -> tuple[int, date | None] | None:
+    row = session.execute(_LOCK, {"t": template, "s": series}).first()
+    return None if row is None else (int(row.last_number), row.last_issue_date)
+
+
+def next_number(
+    session: Session, template: str, series: str, *, issue_date: date | None = None
+) -> int:
+    """Take the next number of (template, series) inside the caller's transaction.
+
+    With ``issue_date``, refuse a date earlier than the last one issued in the
+    series (numbers must follow the dates) with :class:`SeriesOrderError` naming
+    ``issue_date``, and remember it. Raise :class:`NumberingError` when the series
+    is exhausted (99,999,999 numbers). The number is final only if the caller's
+    transaction commits.
+    """
+    template = validate_template(template)
+    series = validate_series(series)
+    counter = _lock_counter(session, template, series)
+    if counter is None:  # the first number of the series
+        _create_counter(session, template, series)
+        counter = _lock_counter(session, template, series)
+        assert counter is not None  # noqa: S101 - just created, and locked
+    last_number, last_date = counter
+    if last_number >= MAX_NUMBER:
+        raise NumberingError(
+            f"series {template}{series} is exhausted: all {MAX_NUMBER:,} numbers are used; "
+            "continue in a new series"
+        )
+    if issue_date is not None and last_date is not None and issue_date < last_date:
+        raise SeriesOrderError(
+            "issue_date",
+            f"{issue_date.isoformat()} is earlier than {last_date.isoformat()}, the date of "
+            f"the last invoice of series {template}{series}; numbers must follow the issue "
+            "dates",
+        )
+    number = last_number + 1
+    if issue_date is not None and (last_date is None or issue_date > last_date):
+        last_date = issue_date
+    session.execute(_ADVANCE, {"t": template, "s": series, "n": number, "d": last_date})
+    return number
+
+
+def current_number(session: Session, template: str, series: str) -> int:
+    """The last number given in (template, series), 0 when none was (no lock taken)."""
+    counter = session.get(SeriesCounter, (validate_template(template), validate_series(series)))
+    return 0 if counter is None else counter.last_number
