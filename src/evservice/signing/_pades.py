@@ -15,14 +15,10 @@ own TrueType stamp re-parses and subsets the font per document, ~1 s).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyhanko.pdf_utils import generic
@@ -89,28 +85,11 @@ class PdfSignatureBox:
         return round(x1), round(y1), round(x2), round(y2)
 
 
-@cache
 def _font_name() -> str:
-    """Register DejaVu Sans with reportlab once per process; return its name."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+    """The shipped DejaVu Sans, registered with reportlab once per process."""
+    from evservice import _fonts
 
-    candidates = []
-    with contextlib.suppress(ModuleNotFoundError):
-        candidates.append(resources.files("evservice._fonts") / "DejaVuSans.ttf")
-    candidates.append(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                with resources.as_file(candidate) as path:
-                    pdfmetrics.registerFont(TTFont(_STAMP_FONT, str(path)))
-            except TTFError as exc:
-                raise SigningError(f"the stamp font cannot be read: {exc}") from exc
-            return _STAMP_FONT
-    raise SigningError("DejaVuSans.ttf not found for the signature stamp")
-
-
-_STAMP_FONT = "EvsSignatureStamp"
+    return _fonts.register().regular
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
