@@ -198,11 +198,34 @@ def test_prices_keep_four_decimals_and_no_exponent_anywhere() -> None:
     assert texts(root, "//HHDVu/ThTien") == ["83333", "10000"]
     assert texts(root, "//LTSuat/TSuat") == ["10%", "KCT"]
     assert texts(root, "//LTSuat[TSuat='KCT']/TThue") == []  # KCT carries no tax
-    for element in root.iter():
-        assert (
-            "E" not in (element.text or "")
-            or not (element.text or "").replace(".", "").replace("E", "").lstrip("-+").isdigit()
-        )
+
+
+NUMERIC_TAGS = (
+    "SHDon",
+    "TGia",
+    "SLuong",
+    "DGia",
+    "TLCKhau",
+    "STCKhau",
+    "ThTien",
+    "TThue",
+    "TgTCThue",
+    "TgTThue",
+    "TTCKTMai",
+    "TgTTTBSo",
+    "SHDCLQuan",
+)
+PLAIN_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+
+
+def test_every_number_of_a_full_invoice_is_a_plain_decimal() -> None:
+    root = tree(invoice_to_xml(make_invoice(full_draft())))
+    numbers = [e.text or "" for tag in NUMERIC_TAGS for e in root.iter(tag)]
+    assert len(numbers) > 40
+    for text in numbers:
+        assert PLAIN_DECIMAL.fullmatch(text), text
+    unit_prices = [e.text for e in root.iter("DGia")]
+    assert "99999.9999" in unit_prices  # four decimals survive
 
 
 def test_optional_empty_elements_are_omitted() -> None:
