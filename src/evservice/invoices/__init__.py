@@ -1,6 +1,7 @@
 """Invoices: model, tariffs, numbering, XML, PDF, corrections and the batch."""
 
 from evservice.invoices import _lookup as lookup
+from evservice.invoices._corrections import adjust, history, replace
 from evservice.invoices._issue import (
     IssuedInvoice,
     complete_pending,
@@ -74,12 +75,14 @@ __all__ = [
     "TariffSchedule",
     "TierCharge",
     "Totals",
+    "adjust",
     "apply_credit",
     "bill_subscription",
     "complete_pending",
     "compute_totals",
     "ensure_documents",
     "get",
+    "history",
     "invoice_to_xml",
     "issue",
     "list_invoices",
@@ -93,4 +96,5 @@ __all__ = [
     "render_documents",
     "render_invoice_pdf",
     "render_to",
+    "replace",
 ]
