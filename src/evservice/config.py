@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
     otp_resend_cooldown_seconds: int = 60
     otp_max_sends: int = 5
+    otp_rate_window_seconds: int = Field(
+        default=3600, description="Window of the per-recipient and per-document send limits."
+    )
+    otp_max_sends_per_recipient: int = 10
+    otp_max_sends_per_subject: int = 10
 
     # -- delivery --------------------------------------------------------------
     delivery_channel: Literal["outbox", "smtp", "sms-webhook", "sms-twilio"] = "outbox"

@@ -28,6 +28,7 @@ the original chained as ``__cause__``.
     │   └── RateLimited             too many sends for a recipient or document
     ├── LifecycleError              an illegal state transition
     ├── DeliveryError               a channel (SMTP, SMS gateway, outbox) failed
+    │   └── CodeNotDelivered        an OTP code did not go out; ``.challenge_id`` may resend
     ├── AuditIntegrityError         the audit log disagrees with itself
     └── BatchError                  a batch cannot start or continue
 
@@ -50,6 +51,7 @@ __all__ = [
     "ChallengeLocked",
     "ChallengeUsed",
     "CodeMismatch",
+    "CodeNotDelivered",
     "ConfigurationError",
     "ConsentError",
     "DeliveryError",
@@ -220,6 +222,17 @@ class DeliveryError(EvServiceError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class CodeNotDelivered(DeliveryError):
+    """An OTP code could not be delivered; the challenge stays pending.
+
+    ``challenge_id`` names it: it may be resent at once (its cooldown is lifted).
+    """
+
+    def __init__(self, message: str, *, challenge_id: str, retryable: bool = True) -> None:
+        self.challenge_id = challenge_id
+        super().__init__(message, retryable=retryable)
 
 
 class AuditIntegrityError(EvServiceError):
