@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 
 from evservice import _fonts
 from evservice.invoices import Invoice, InvoiceDraft, RenderedPdf, render_invoice_pdf
+from evservice.invoices._pdf import BOTTOM
 from evservice.payments import vietqr_for_invoice
 from evservice.vn import amount_in_words
 
@@ -235,6 +236,31 @@ def test_two_hundred_lines_flow_onto_pages_with_totals_on_the_last(tmp_path: Pat
     assert f"Tổng cộng tiền thanh toán (Total payment): {payable}" in pdftotext(
         rendered.pdf, tmp_path, pages
     )
+
+
+def test_the_last_page_always_continues_the_table_above_the_totals(tmp_path: Path) -> None:
+    """Whatever the line count, totals and boxes fit above the footer with rows before them."""
+    counts: set[int] = set()
+    for count in range(14, 34):
+        lines = [
+            {
+                "name": f"Dịch vụ số {i:03d}",
+                "unit": "Gói",
+                "quantity": "1",
+                "unit_price": "12500",
+                "vat_rate": "10%",
+            }
+            for i in range(1, count + 1)
+        ]
+        rendered = render_invoice_pdf(make_invoice(lines))
+        counts.add(rendered.page_count)
+        last = pdftotext(rendered.pdf, tmp_path, rendered.page_count)
+        assert f"Dịch vụ số {count:03d}" in last
+        assert "Tổng cộng tiền thanh toán" in last
+        for box in (rendered.qr_box, rendered.signature_box):
+            assert box.page == rendered.page_count - 1
+            assert box.y >= BOTTOM
+    assert counts == {1, 2}  # the range crosses the point where the totals move on
 
 
 def test_the_boxes_are_free_inside_the_page_and_below_the_totals(

@@ -318,7 +318,7 @@ def _line_row(position: int | None, line: InvoiceLine, fonts: _fonts.FontNames) 
         name += _wrap(f"Chiết khấu{rate}: -{_money(discount)}", fonts.italic, SMALL, name_width)
     amount = line.line_amount()
     if line.kind is LineKind.DISCOUNT:
-        amount_text = f"-{_money(amount)}"
+        amount_text = _money(-amount)  # subtracted from its rate group
     elif line.kind is LineKind.PROMOTION:
         amount_text = "0"
     else:

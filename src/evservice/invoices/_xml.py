@@ -82,7 +82,7 @@ __all__ = [
 XML_VERSION = "2.0.0"
 #: ``TTruong`` of the lookup code in ``TTChung/TTKhac``.
 LOOKUP_CODE_FIELD = "MaTraCuu"
-#: Largest document the parser accepts (an invoice of 10,000 lines is about 6 MB).
+#: Largest document the parser accepts (an invoice of 10,000 lines is about 2 MB).
 MAX_XML_BYTES = 16 * 1024 * 1024
 
 _REFERENCE_FIELD = "MaThamChieu"
