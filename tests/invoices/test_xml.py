@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from evservice.config import Settings
 from evservice.errors import DocumentError, ValidationError
 from evservice.invoices import (
     Invoice,
@@ -24,6 +25,7 @@ from evservice.invoices import (
     parse_invoice_xml,
 )
 from evservice.invoices._xml import MAX_XML_BYTES, format_decimal
+from evservice.signing import load_signer
 from evservice.vn import amount_in_words
 
 DATA = Path(__file__).parent / "data"
@@ -653,6 +655,19 @@ def test_an_adjustment_wrapped_in_a_tax_authority_message() -> None:
     assert parsed.totals.payable == Decimal(-12960)
     assert parsed.amount_in_words == amount_in_words(Decimal(-12960))
     assert parsed.total_mismatches() == []
+
+
+def test_our_invoice_signed_by_the_seller_reads_back_the_same(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    invoice = make_invoice(full_draft())
+    unsigned = invoice_to_xml(invoice)
+    signed = load_signer(settings).sign_xml(unsigned, signing_time=invoice.issued_at)
+    assert b"<NBan/>" not in signed
+    parsed = parse_invoice_xml(signed)
+    assert parsed.seller_signed is True
+    assert parsed.draft == invoice.draft
+    assert parsed.lookup_code == invoice.lookup_code
+    assert parse_invoice_xml(unsigned).seller_signed is False
 
 
 def test_stated_totals_that_do_not_add_up_are_reported() -> None:
