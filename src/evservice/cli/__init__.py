@@ -28,6 +28,7 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_audit", "audit", None),
     ("_init", None, None),
+    ("_invoice", "invoice", "invoices"),
     ("_outbox", "outbox", None),
     ("_qr", "qr", None),
     ("_verify", None, None),
