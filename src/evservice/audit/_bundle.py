@@ -133,17 +133,18 @@ def extract_bundle_from_pdf(pdf: bytes) -> bytes:
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        names = reader.root.get("/Names")
-        tree = names.get("/EmbeddedFiles") if names is not None else None
+        root = reader.root
         found: bytes | None = None
-        stack = [tree] if tree is not None else []
+        names = root.get("/Names")
+        names = names.get_object() if names is not None else {}
+        stack = [names["/EmbeddedFiles"]] if "/EmbeddedFiles" in names else []
         while stack:
-            node = stack.pop()
-            for kid in node.get("/Kids", generic.ArrayObject()):
-                stack.append(kid.get_object())
-            pairs = node.get("/Names", generic.ArrayObject())
+            node = stack.pop().get_object()
+            if "/Kids" in node:
+                stack.extend(kid.get_object() for kid in node["/Kids"])
+            pairs = node["/Names"] if "/Names" in node else generic.ArrayObject()
             for i in range(0, len(pairs) - 1, 2):
-                if str(pairs[i]) == BUNDLE_ATTACHMENT_NAME:
+                if str(pairs[i].get_object()) == BUNDLE_ATTACHMENT_NAME:
                     spec = pairs[i + 1].get_object()
                     found = spec["/EF"]["/F"].get_object().data
     except (PdfError, KeyError, TypeError, ValueError, AttributeError) as exc:

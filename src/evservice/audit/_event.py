@@ -128,7 +128,8 @@ def _check_text(value: str, field: str, key_tokens: Sequence[str], key: str) -> 
             raise ValidationError(
                 field, "looks like a phone number; record a masked value or a hash instead"
             )
-    if _names_code(key_tokens) and _DIGIT_CODE_RE.match(value.strip()):
+    is_tax_code = bool(_TAX_CODE_KEYS.search(key))
+    if _names_code(key_tokens) and not is_tax_code and _DIGIT_CODE_RE.match(value.strip()):
         raise ValidationError(field, "looks like a one-time code; codes are never recorded")
 
 
@@ -139,7 +140,11 @@ def _normalise(value: Any, field: str, key: str, depth: int) -> Any:
     if isinstance(value, int):
         if abs(value) > _MAX_SAFE_INT:
             raise ValidationError(field, "integer is too large for JSON; give it as a string")
-        if _names_code(tokens) and _DIGIT_CODE_RE.match(str(abs(value))):
+        if (
+            _names_code(tokens)
+            and not _TAX_CODE_KEYS.search(key)
+            and _DIGIT_CODE_RE.match(str(abs(value)))
+        ):
             raise ValidationError(field, "looks like a one-time code; codes are never recorded")
         if not _PHONE_KEY_TOKENS.isdisjoint(tokens) and len(str(abs(value))) >= 8:
             raise ValidationError(field, "looks like a phone number; record a masked value")

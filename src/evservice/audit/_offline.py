@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +75,7 @@ _ED25519_TYPE = b"\x01"
 _SIG_PREFIX = "\u2014 "  # em dash, space
 _MAX_SIGNATURES = 16
 _MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 # -- RFC 6962 hashing ------------------------------------------------------------
@@ -209,9 +212,10 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + _ED25519_TYPE + public_key).digest()[:4]
 
 
+@functools.lru_cache(maxsize=64)
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """Split ``name+hex(keyid)+base64(0x01||key)`` into (name, key id, public key)."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # the base64 key itself may contain "+"
     if len(parts) != 3:
         raise NoteError("verifier key must be name+keyid+key")
     name, hex_id, b64_key = parts
@@ -237,7 +241,7 @@ def verify_note(note: str, vkey: str) -> str:
     signature must be by ``vkey`` and every signature by it must verify.
     """
     name, kid, public_key = parse_verifier_key(vkey)
-    if any(ord(ch) < 0x20 and ch != "\n" for ch in note):
+    if _CONTROL.search(note):
         raise NoteError("note contains control characters")
     if not note.endswith("\n"):
         raise NoteError("note does not end with a newline")
