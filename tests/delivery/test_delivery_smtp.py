@@ -123,3 +123,28 @@ def test_sms_is_refused_by_an_email_channel(smtp_server: SmtpServer) -> None:
     with pytest.raises(DeliveryError) as info:
         _channel(smtp_server).send(Message(to="0912345678", kind="sms", text="hello"))
     assert info.value.retryable is False
+
+
+def test_server_without_starttls_is_refused_not_downgraded(free_port: int) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        def __init__(self) -> None:
+            self.count = 0
+
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+            self.count += 1
+            return "250 OK"
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port)
+    controller.start()
+    try:
+        channel = SmtpChannel("127.0.0.1", free_port, mail_from="a@evservice.example", timeout=5)
+        with pytest.raises(DeliveryError) as info:
+            channel.send(Message(to="nam@example.com", subject="Hi", text="Body"))
+    finally:
+        controller.stop()
+    assert info.value.retryable is False
+    assert "STARTTLS" in str(info.value)
+    assert sink.count == 0
