@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from evservice._context import Context, resolve
@@ -60,7 +59,7 @@ from evservice.errors import (
 from evservice.otp._key import server_key
 from evservice.otp._policy import OtpPolicy
 from evservice.otp._tables import ChallengeRow, SendRow
-from evservice.store import is_postgres, transaction
+from evservice.store import transaction
 
 __all__ = [
     "CODE_DIGITS",
@@ -291,8 +290,7 @@ def _serialise_on(session: Session, names: list[str]) -> None:
 
     SQLite needs nothing: its write transactions are already one at a time.
     """
-    bind = session.get_bind()
-    if not isinstance(bind, sa.Engine) or not is_postgres(bind):
+    if session.get_bind().dialect.name != "postgresql":
         return
     keys = sorted(
         int.from_bytes(hashlib.sha256(f"otp-rate:{n}".encode()).digest()[:8], "big", signed=True)
