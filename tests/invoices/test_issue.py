@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evservice._context import Context
 from evservice.clock import ManualClock
@@ -380,3 +382,11 @@ def test_issue_date_before_the_last_of_the_series_is_refused(
     assert issue(make_draft("same day"), ctx=ctx).number == 2
     clock.advance(days=1)
     assert issue(make_draft("next day", issue_date="2026-11-01"), ctx=ctx).number == 3
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.text(max_size=40))
+def test_junk_keys_never_crash(sqlite_ctx: Context, key: str) -> None:
+    """Any text is an id, a label or a lookup code that is not there, or bad input."""
+    with pytest.raises((ValidationError, NotFoundError)):
+        get(key, ctx=sqlite_ctx)
