@@ -59,7 +59,7 @@ from evservice.invoices._identifiers import format_number, validate_series, vali
 from evservice.invoices._model import CorrectionKind, Invoice, InvoiceDraft, InvoiceStatus
 from evservice.invoices._numbering import next_number
 from evservice.invoices._tables import InvoiceRow
-from evservice.store import transaction
+from evservice.store import is_sqlite, transaction
 
 __all__ = [
     "IssuedInvoice",
@@ -331,15 +331,17 @@ def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -
                     _raise_if_issued(session, draft.reference)
                 if correction is not None:
                     correction.mark_original(session)
+                lookup_code = _fresh_lookup_code(session)  # before the lock: keep it short
                 number = next_number(
                     session, draft.template, draft.series, issue_date=draft.issue_date
                 )
-                if draft.reference is not None:
+                if draft.reference is not None and not is_sqlite(ctx.engine):
                     # The counter lock serialises the issuers of a series: a twin that
                     # committed while we waited for it is visible now. Rolling back
-                    # gives the number back.
+                    # gives the number back. (SQLite has one writer at a time: the
+                    # first check already saw everything.)
                     _raise_if_issued(session, draft.reference)
-                values = _row_values(draft, draft_json, ctx, number, _fresh_lookup_code(session))
+                values = _row_values(draft, draft_json, ctx, number, lookup_code)
                 if correction is not None:
                     values["corrects_id"] = correction.original_id
                     values["correction_kind"] = int(correction.kind)
