@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -165,3 +166,24 @@ def test_canonical_bytes_match_sorted_compact_json(data: dict[str, Any]) -> None
         data=clean,
     )
     assert raw == _independent_bytes(clean)
+
+
+@given(
+    subject=st.text(min_size=1, max_size=30).filter(lambda s: s == s.strip()),
+    actor=st.text(min_size=1, max_size=30).filter(lambda s: s == s.strip()),
+)
+def test_spliced_envelope_equals_rfc8785_of_the_whole_event(subject: str, actor: str) -> None:
+    data = {"note": 'quote " backslash \\ tab \t', "n": 7, "ok": True, "none": None}
+    whole = {
+        "v": 1,
+        "id": EVENT_ID,
+        "type": "contract.sealed",
+        "subject": subject,
+        "actor": actor,
+        "at": "2026-11-01T02:30:00.123456Z",
+        "data": data,
+    }
+    raw = canonical_event_bytes(
+        id=EVENT_ID, type="contract.sealed", subject=subject, actor=actor, at=AT, data=data
+    )
+    assert raw == rfc8785.dumps(whole)

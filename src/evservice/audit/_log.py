@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import rfc8785
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +32,7 @@ from evservice._context import Context, resolve
 from evservice.audit._event import (
     EVENT_SCHEMA_VERSION,
     AuditRecord,
+    canonical_data_bytes,
     canonical_event_bytes,
     check_event_fields,
     normalise_data,
@@ -105,8 +105,15 @@ def _prepare(event: NewEvent, prefix: str) -> tuple[dict[str, Any], AuditRecord]
         raise ValidationError(f"{prefix}{field}", exc.reason) from exc
     data = normalise_data(event.data, f"{prefix}data")
     event_id = str(uuid.uuid4())
+    data_bytes = canonical_data_bytes(data)
     raw = canonical_event_bytes(
-        id=event_id, type=event.type, subject=event.subject, actor=event.actor, at=at, data=data
+        id=event_id,
+        type=event.type,
+        subject=event.subject,
+        actor=event.actor,
+        at=at,
+        data=data,
+        data_bytes=data_bytes,
     )
     row = {
         "event_id": event_id,
@@ -115,7 +122,7 @@ def _prepare(event: NewEvent, prefix: str) -> tuple[dict[str, Any], AuditRecord]
         "subject": event.subject,
         "actor": event.actor,
         "at": at,
-        "data": rfc8785.dumps(data).decode("utf-8"),
+        "data": data_bytes.decode("utf-8"),
     }
     rec = AuditRecord(
         index=-1,
@@ -228,10 +235,17 @@ class StoreNodes:
     def get_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
+        # An OR of primary-key lookups, which both back ends answer from the index
+        # (SQLite scans the whole table for a row-value IN list). Plain text: building
+        # the same condition as SQLAlchemy expressions costs more than the query.
+        where = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(len(keys)))
+        params: dict[str, int] = {}
+        for n, (level, idx) in enumerate(keys):
+            params[f"l{n}"] = level
+            params[f"i{n}"] = idx
         rows = self.conn.execute(
-            sa.select(NODES.c.level, NODES.c.idx, NODES.c.hash).where(
-                sa.tuple_(NODES.c.level, NODES.c.idx).in_([tuple(k) for k in keys])
-            )
+            sa.text(f"SELECT level, idx, hash FROM audit_node WHERE {where}"),  # noqa: S608
+            params,
         )
         return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
