@@ -77,6 +77,10 @@ __all__ = [
 _ATTEMPTS = 5
 _LABEL = re.compile(r"^([1-6])([CK][0-9]{2}[A-Z]{3})-?([0-9]{1,8})$")
 _TABLE: sa.Table = InvoiceRow.__table__  # type: ignore[attr-defined]
+# Statements of the issuing transaction, built once.
+_ID_BY_REFERENCE = sa.select(_TABLE.c.id).where(_TABLE.c.reference == sa.bindparam("reference"))
+_ID_BY_LOOKUP_CODE = sa.select(_TABLE.c.id).where(_TABLE.c.lookup_code == sa.bindparam("code"))
+_INSERT = sa.insert(_TABLE)
 # Documents hold personal data: readable by the owner and the owner's group only.
 _FILE_MODE = 0o640
 
@@ -301,7 +305,7 @@ def _fresh_lookup_code(session: Session) -> str:
     """A lookup code not used in the store yet (draws again on the rare collision)."""
     for _ in range(_ATTEMPTS):
         code = _lookup.format(_lookup.generate())
-        taken = session.exec(select(InvoiceRow.id).where(InvoiceRow.lookup_code == code)).first()
+        taken = session.execute(_ID_BY_LOOKUP_CODE, {"code": code}).first()
         if taken is None:
             return code
     raise StoreError(f"no free lookup code after {_ATTEMPTS} draws; is the random source broken?")
@@ -345,7 +349,7 @@ def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -
                 if correction is not None:
                     values["corrects_id"] = correction.original_id
                     values["correction_kind"] = int(correction.kind)
-                session.execute(sa.insert(_TABLE).values(values))
+                session.execute(_INSERT, values)
         except _AlreadyIssued as twin:
             return _existing(twin.row, ctx, correction)
         except StoreError as exc:
@@ -375,9 +379,7 @@ def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -
 
 def _raise_if_issued(session: Session, reference: str) -> None:
     """Leave the transaction with :class:`_AlreadyIssued` if ``reference`` has a row."""
-    found = session.execute(
-        sa.select(_TABLE.c.id).where(_TABLE.c.reference == reference)
-    ).scalar_one_or_none()
+    found = session.execute(_ID_BY_REFERENCE, {"reference": reference}).scalar_one_or_none()
     if found is not None:
         row = session.get_one(InvoiceRow, found)
         session.expunge(row)  # keep it readable after the rollback
