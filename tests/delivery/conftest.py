@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import os
 import socket
 import ssl
 import threading
@@ -34,6 +35,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from evservice.store import _engine
 
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret-smtp-pass"
@@ -299,3 +302,13 @@ def sms_gateway() -> Iterator[Gateway]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _release_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close the test's pooled connections when it ends (see tests/otp/conftest.py)."""
+    url = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else None
+    yield
+    engine = _engine._engines.get((os.getpid(), url)) if url else None
+    if engine is not None:
+        engine.dispose()
