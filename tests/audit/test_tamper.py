@@ -65,6 +65,11 @@ def test_edited_data_and_time_are_found(log: Context, raw_sql: Sql) -> None:
     assert _kinds(log) == [("edited", 7), ("edited", 11)]
 
 
+def test_edited_schema_version_is_found(log: Context, raw_sql: Sql) -> None:
+    raw_sql("update audit_event set v = 2 where idx = 0")
+    assert _kinds(log) == [("edited", 0)]
+
+
 def test_deleted_row_is_named(log: Context, raw_sql: Sql) -> None:
     raw_sql("delete from audit_event where idx = 4")
     assert _kinds(log) == [("deleted", 4)]

@@ -239,12 +239,15 @@ def canonical_event_bytes(
     at: datetime,
     data: Mapping[str, Any],
     data_bytes: bytes | None = None,
+    version: int = EVENT_SCHEMA_VERSION,
 ) -> bytes:
     """The RFC 8785 bytes of an event (schema version 1); ``data`` must be normalised.
 
     The envelope's members are written in RFC 8785 order (actor, at, data, id,
     subject, type, v) around the canonical data, so the data is serialised only
     once; the result equals ``rfc8785.dumps`` of the whole object (tested).
+    ``version`` is only ever given by verification, which re-hashes the stored
+    schema version too.
     """
     if data_bytes is None:
         data_bytes = canonical_data_bytes(data)
@@ -263,7 +266,7 @@ def canonical_event_bytes(
             text(subject),
             b',"type":',
             _plain(type) if _PLAIN_RE.match(type) else text(type),
-            b',"v":%d}' % EVENT_SCHEMA_VERSION,
+            b',"v":%d}' % version,
         )
     )
     if len(raw) > _MAX_EVENT_BYTES:

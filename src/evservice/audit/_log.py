@@ -237,7 +237,13 @@ def event_from_row(row: Any) -> AuditRecord:
     data = json.loads(row.data)
     at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
     raw = canonical_event_bytes(
-        id=row.event_id, type=row.type, subject=row.subject, actor=row.actor, at=at, data=data
+        id=row.event_id,
+        type=row.type,
+        subject=row.subject,
+        actor=row.actor,
+        at=at,
+        data=data,
+        version=int(row.v),
     )
     return AuditRecord(
         index=int(row.idx),
