@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +42,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from evservice import audit
 from evservice._context import Context, resolve
+from evservice._files import write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
 from evservice.errors import (
@@ -56,7 +56,13 @@ from evservice.errors import (
 )
 from evservice.invoices import _lookup
 from evservice.invoices._identifiers import format_number, validate_series, validate_template
-from evservice.invoices._model import CorrectionKind, Invoice, InvoiceDraft, InvoiceStatus
+from evservice.invoices._model import (
+    CorrectionKind,
+    Invoice,
+    InvoiceDraft,
+    InvoiceStatus,
+    PaymentAccount,
+)
 from evservice.invoices._numbering import next_number
 from evservice.invoices._tables import InvoiceRow
 from evservice.store import is_sqlite, transaction
@@ -324,8 +330,51 @@ def _existing(row: InvoiceRow, ctx: Context, correction: _Correction | None) -> 
     return _to_issued(row, ctx)
 
 
-def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -> IssuedInvoice:
-    """Number and store ``draft`` in one transaction (retried after a lost race)."""
+#: Runs inside the issuing transaction, after the row is inserted (the batch keeps
+#: its credit balances and consumption history there, atomically with the invoice).
+RecordHook = Callable[[Session, Invoice], None]
+
+
+def _events(
+    invoice: Invoice,
+    draft_json: str,
+    values: dict[str, Any],
+    correction: _Correction | None,
+) -> list[audit.NewEvent]:
+    """What the audit log says of an issue: identifiers, total and hashes only.
+
+    A correction adds the original's status change (``invoice.replaced`` or
+    ``invoice.adjusted``) under the original's id.
+    """
+    data: dict[str, Any] = {
+        "invoice": invoice.label,
+        "issue_date": invoice.draft.issue_date,
+        "total_payable": values["total_payable"],
+        "draft_sha256": hashlib.sha256(draft_json.encode()).hexdigest(),
+    }
+    at = values["issued_at"]
+    if correction is None:
+        return [audit.NewEvent("invoice.issued", values["id"], "system", at, data)]
+    status = "replaced" if correction.kind is CorrectionKind.REPLACEMENT else "adjusted"
+    data["corrects"] = correction.original_id
+    return [
+        audit.NewEvent("invoice.issued", values["id"], "system", at, data),
+        audit.NewEvent(
+            f"invoice.{status}", correction.original_id, "system", at, {"by": invoice.label}
+        ),
+    ]
+
+
+def _record(
+    draft: InvoiceDraft,
+    ctx: Context,
+    correction: _Correction | None,
+    on_recorded: RecordHook | None = None,
+) -> IssuedInvoice:
+    """Number and store ``draft`` in one transaction (retried after a lost race).
+
+    The same transaction appends the ``invoice.issued`` audit event.
+    """
     _check_issue_date(draft, ctx)
     draft_json = draft.model_dump_json()
     for attempt in range(_ATTEMPTS):
@@ -350,6 +399,17 @@ def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -
                     values["corrects_id"] = correction.original_id
                     values["correction_kind"] = int(correction.kind)
                 session.execute(_INSERT, values)
+                invoice = Invoice(
+                    id=uuid.UUID(values["id"]),
+                    draft=draft,
+                    number=number,
+                    lookup_code=values["lookup_code"],
+                    issued_at=values["issued_at"],
+                )
+                if on_recorded is not None:
+                    on_recorded(session, invoice)
+                # Last in the transaction: the log's head is the most contended lock.
+                audit.record_many(session, _events(invoice, draft_json, values, correction))
         except _AlreadyIssued as twin:
             return _existing(twin.row, ctx, correction)
         except StoreError as exc:
@@ -358,13 +418,6 @@ def _record(draft: InvoiceDraft, ctx: Context, correction: _Correction | None) -
             if isinstance(exc.__cause__, IntegrityError) and attempt + 1 < _ATTEMPTS:
                 continue
             raise
-        invoice = Invoice(
-            id=uuid.UUID(values["id"]),
-            draft=draft,
-            number=number,
-            lookup_code=values["lookup_code"],
-            issued_at=values["issued_at"],
-        )
         return IssuedInvoice(
             invoice=invoice,
             xml_path=None,
@@ -407,7 +460,10 @@ def _row_values(
 
 
 def record_invoice(
-    draft: InvoiceDraft | dict[str, Any] | str, *, ctx: Context | None = None
+    draft: InvoiceDraft | dict[str, Any] | str,
+    *,
+    ctx: Context | None = None,
+    on_recorded: RecordHook | None = None,
 ) -> IssuedInvoice:
     """Number and store an invoice in one transaction, without making its documents.
 
@@ -416,7 +472,7 @@ def record_invoice(
     :func:`issue` with the same reference or :func:`complete_pending` renders them.
     """
     ctx = resolve(ctx)
-    return _record(parse_model(InvoiceDraft, draft), ctx, None)
+    return _record(parse_model(InvoiceDraft, draft), ctx, None, on_recorded)
 
 
 def issue(
@@ -438,25 +494,68 @@ def issue(
 # -- documents ------------------------------------------------------------------------
 
 
-def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
-    """The invoice's XML (tax authority format) and PDF, as bytes.
+def payment_code(invoice: Invoice, ctx: Context | None = None) -> str | None:
+    """The VietQR payload printed on ``invoice``: its total, to the draft's or the settings' payee.
 
-    A pure function of the invoice and the settings. Signing and the payment QR
-    slot in here.
+    ``None`` when neither the draft nor the settings name a bank account, or
+    when nothing is payable (a decreasing adjustment).
+    """
+    from evservice.payments import PayeeAccount, vietqr_for_invoice
+
+    ctx = resolve(ctx)
+    payable = invoice.totals.payable
+    if payable <= 0:
+        return None
+    account: PayeeAccount | PaymentAccount | None = invoice.draft.payment
+    if account is None and ctx.settings.payee_bank_bin and ctx.settings.payee_account:
+        account = PayeeAccount.from_settings(ctx.settings)
+    if account is None:
+        return None
+    code = vietqr_for_invoice(
+        account,
+        payable,
+        series=invoice.draft.series,
+        number=invoice.number,
+        lookup_code=invoice.lookup_code,
+    )
+    return code.payload()
+
+
+def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
+    """The invoice's signed XML (tax authority format) and its signed PDF, as bytes.
+
+    The XML gets the seller's XMLDSig in ``DSCKS/NBan``; the PDF carries the
+    VietQR payment code and that signed XML as an attached file, and is then
+    PAdES-signed in the box reserved for the stamp. The signer is loaded once
+    per process (:func:`evservice.signing.load_signer`).
     """
     # Imported on first use: processes that only number invoices never load reportlab.
     from evservice.invoices._pdf import render_invoice_pdf
     from evservice.invoices._xml import invoice_to_xml
+    from evservice.signing import load_signer
 
     ctx = resolve(ctx)
+    signer = load_signer(ctx.settings)
+    when = ctx.clock.now()
     try:
         xml = invoice_to_xml(invoice, provider_tax_code=ctx.settings.provider_tax_code)
-        pdf = render_invoice_pdf(invoice, qr_payload=None, lookup_url=ctx.settings.lookup_url)
+        signed_xml = signer.sign_xml(xml, signing_time=when)
+        rendered = render_invoice_pdf(
+            invoice, qr_payload=payment_code(invoice, ctx), lookup_url=ctx.settings.lookup_url
+        )
+        pdf = signer.sign_pdf(
+            rendered.pdf,
+            signing_time=when,
+            box=rendered.signature_box,
+            embedded_xml=signed_xml,
+            xml_filename=f"{invoice.label}.xml",
+            reason=f"Hóa đơn {invoice.label}",
+        )
     except EvServiceError:
         raise
     except Exception as exc:
         raise DocumentError(f"cannot render invoice {invoice.label}: {exc}") from exc
-    return xml, pdf.pdf
+    return signed_xml, pdf
 
 
 def _relative_paths(invoice: Invoice) -> tuple[PurePosixPath, PurePosixPath]:
@@ -464,31 +563,6 @@ def _relative_paths(invoice: Invoice) -> tuple[PurePosixPath, PurePosixPath]:
     folder = PurePosixPath("invoices", str(d.issue_date.year), f"{d.template}{d.series}")
     name = format_number(invoice.number)
     return folder / f"{name}.xml", folder / f"{name}.pdf"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fchmod(handle.fileno(), _FILE_MODE)
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> IssuedInvoice:
@@ -511,13 +585,25 @@ def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> Is
             .execution_options(populate_existing=True)
         ).one()
         if row.xml_path is None or row.pdf_path is None:
-            _write_atomically(ctx.data_dir / xml_rel, xml)
-            _write_atomically(ctx.data_dir / pdf_rel, pdf)
+            write_atomically(ctx.data_dir / xml_rel, xml)
+            write_atomically(ctx.data_dir / pdf_rel, pdf)
             row.xml_path, row.pdf_path = str(xml_rel), str(pdf_rel)
             row.xml_sha256 = hashlib.sha256(xml).hexdigest()
             row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
             session.add(row)
             session.flush()
+            audit.record(
+                session,
+                type="invoice.signed",
+                subject=row.id,
+                actor="system",
+                at=ctx.clock.now(),
+                data={
+                    "invoice": issued.label,
+                    "xml_sha256": row.xml_sha256,
+                    "pdf_sha256": row.pdf_sha256,
+                },
+            )
     return _to_issued(row, ctx, created=issued.created)
 
 
@@ -555,6 +641,6 @@ def render_to(
     out = Path(out_dir)
     xml_path = out / f"{issued.label}.xml"
     pdf_path = out / f"{issued.label}.pdf"
-    _write_atomically(xml_path, xml)
-    _write_atomically(pdf_path, pdf)
+    write_atomically(xml_path, xml)
+    write_atomically(pdf_path, pdf)
     return xml_path, pdf_path
