@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +66,9 @@ from evservice.invoices._model import (
 from evservice.invoices._numbering import next_number
 from evservice.invoices._tables import InvoiceRow
 from evservice.store import is_sqlite, transaction
+
+if TYPE_CHECKING:
+    from evservice.payments import VietQR
 
 __all__ = [
     "IssuedInvoice",
@@ -494,8 +497,8 @@ def issue(
 # -- documents ------------------------------------------------------------------------
 
 
-def payment_code(invoice: Invoice, ctx: Context | None = None) -> str | None:
-    """The VietQR payload printed on ``invoice``: its total, to the draft's or the settings' payee.
+def payment_code(invoice: Invoice, ctx: Context | None = None) -> VietQR | None:
+    """The VietQR printed on ``invoice``: its total, to the draft's or the settings' payee.
 
     ``None`` when neither the draft nor the settings name a bank account, or
     when nothing is payable (a decreasing adjustment).
@@ -511,14 +514,21 @@ def payment_code(invoice: Invoice, ctx: Context | None = None) -> str | None:
         account = PayeeAccount.from_settings(ctx.settings)
     if account is None:
         return None
-    code = vietqr_for_invoice(
+    return vietqr_for_invoice(
         account,
         payable,
         series=invoice.draft.series,
         number=invoice.number,
         lookup_code=invoice.lookup_code,
     )
-    return code.payload()
+
+
+def _payment_lines(code: VietQR, invoice: Invoice, ctx: Context) -> list[str]:
+    from evservice.payments import payment_lines
+
+    payee = invoice.draft.payment
+    name = payee.account_name if payee is not None else ctx.settings.payee_name
+    return payment_lines(code, name)
 
 
 def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
@@ -540,8 +550,12 @@ def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[byte
     try:
         xml = invoice_to_xml(invoice, provider_tax_code=ctx.settings.provider_tax_code)
         signed_xml = signer.sign_xml(xml, signing_time=when)
+        code = payment_code(invoice, ctx)
         rendered = render_invoice_pdf(
-            invoice, qr_payload=payment_code(invoice, ctx), lookup_url=ctx.settings.lookup_url
+            invoice,
+            qr_payload=None if code is None else code.payload(),
+            qr_lines=() if code is None else _payment_lines(code, invoice, ctx),
+            lookup_url=ctx.settings.lookup_url,
         )
         pdf = signer.sign_pdf(
             rendered.pdf,

@@ -601,8 +601,10 @@ def _totals(pen: _Pen, invoice: Invoice) -> None:
     pen.rule()
 
 
-def _signature_row(pen: _Pen, last_page: int) -> tuple[PageBox, PageBox]:
-    """Captions, the QR box (left) and the seller's signature box (right)."""
+def _signature_row(
+    pen: _Pen, last_page: int, qr_lines: Sequence[str] = ()
+) -> tuple[PageBox, PageBox]:
+    """Captions, the QR box (left, with ``qr_lines`` under it) and the seller's signature box."""
     fonts = pen.fonts
     top = pen.y - 6
     qr = PageBox(last_page, LEFT + 6, top - LEADING - 4 - QR_SIZE, QR_SIZE, QR_SIZE)
@@ -626,7 +628,11 @@ def _signature_row(pen: _Pen, last_page: int) -> tuple[PageBox, PageBox]:
         SIGNATURE_WIDTH,
         SIGNATURE_HEIGHT,
     )
-    pen.y = min(qr.y, signature.y) - 4
+    pen.y = qr.y - 2
+    for line in qr_lines:  # bank, account, holder, amount: what the code pays to
+        pen.y -= SMALL * 1.25
+        pen.text(qr.x, line, size=SMALL)
+    pen.y = min(pen.y, signature.y) - 4
     return qr, signature
 
 
@@ -689,10 +695,16 @@ def _paginate(rows: list[_Row], first: float, later: float, closing: float) -> l
 
 
 def render_invoice_pdf(
-    invoice: Invoice, *, qr_payload: str | None = None, lookup_url: str | None = None
+    invoice: Invoice,
+    *,
+    qr_payload: str | None = None,
+    qr_lines: Sequence[str] = (),
+    lookup_url: str | None = None,
 ) -> RenderedPdf:
     """Draw the invoice as an A4 PDF; the QR code too when ``qr_payload`` is given.
 
+    ``qr_lines`` are printed under the code (the bank, account, holder and
+    amount it pays, from :func:`evservice.payments.payment_lines`).
     ``lookup_url`` is printed next to the lookup code (where customers look the
     invoice up). The result says where the QR box and the signature box are.
     """
@@ -704,7 +716,7 @@ def render_invoice_pdf(
 
     def closing_block(pen: _Pen) -> None:
         _totals(pen, invoice)
-        _signature_row(pen, 0)
+        _signature_row(pen, 0, qr_lines if qr_payload else ())
 
     closing = _measure(fonts, closing_block)
     table_top_first = TOP - first - HEADER_HEIGHT
@@ -750,7 +762,7 @@ def render_invoice_pdf(
             _table_bottom(pen)
             if index == last:
                 _totals(pen, invoice)
-                boxes = _signature_row(pen, index)
+                boxes = _signature_row(pen, index, qr_lines if qr_payload else ())
                 if qr_payload is not None:
                     _draw_qr(canvas, qr_payload, boxes[0])
             _footer(pen, invoice, lookup_url, index + 1, len(pages))

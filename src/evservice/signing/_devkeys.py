@@ -59,6 +59,11 @@ class DevKeyPaths:
         return self.root_cert.is_file() and self.signer_cert.is_file() and self.signer_key.is_file()
 
 
+#: Development certificates start this long before they are made, so that demos
+#: and tests may sign documents dated in the recent past (a real CA's do not).
+DEV_BACKDATE = timedelta(days=400)
+
+
 def dev_key_paths(settings: Settings) -> DevKeyPaths:
     """The paths of the development key material for ``settings`` (they may not exist yet)."""
     base = settings.keys_dir
@@ -106,7 +111,7 @@ def _build(
         .issuer_name(issuer)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
+        .not_valid_before(now - DEV_BACKDATE)
         .not_valid_after(now + timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
