@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         default="https://tracuu.evservice.example/",
         description="Where customers look a document up by its lookup code.",
     )
+    invoice_series: str | None = Field(
+        default=None,
+        description="KHHDon of the monthly batch (C26TEV); default C<yy>TEV of the issue year.",
+    )
+    seller_name: str | None = Field(default=None, description="NBan/Ten of batch invoices.")
+    seller_tax_code: str | None = Field(default=None, description="NBan/MST (10 or 10-3 digits).")
+    seller_address: str | None = Field(default=None, description="NBan/DChi.")
+    seller_phone: str | None = None
+    seller_email: str | None = None
+    seller_bank_account: str | None = None
+    seller_bank_name: str | None = None
 
     # -- payment QR ----------------------------------------------------------
     payee_bank_bin: str | None = Field(default=None, description="6-digit acquirer BIN (NAPAS).")
