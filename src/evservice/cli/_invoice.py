@@ -9,16 +9,12 @@ document on stdout for scripts.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from evservice._context import Context
-from evservice.config import Settings
-from evservice.errors import ValidationError
+from evservice.cli._common import JsonOpt, context, echo_json, read_text
 from evservice.invoices import (
     IssuedInvoice,
     adjust,
@@ -41,28 +37,7 @@ app = typer.Typer(
 
 KeyArg = Annotated[str, typer.Argument(help="Invoice id, lookup code or label (1C26TAA-00000001).")]
 DraftArg = Annotated[str, typer.Argument(help="Draft JSON file, or - for standard input.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ReasonOpt = Annotated[str, typer.Option(help="Why the original is corrected (printed as GChu).")]
-
-
-def _context() -> Context:
-    """A context from the environment as it is now (not the process-wide cached one)."""
-    return Context(settings=Settings())
-
-
-def _read_draft(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError("DRAFT", f"cannot read {source}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ValidationError("DRAFT", f"{source} is not UTF-8 text") from exc
-
-
-def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _issued_lines(issued: IssuedInvoice, verb: str) -> None:
@@ -76,7 +51,7 @@ def _issued_lines(issued: IssuedInvoice, verb: str) -> None:
 
 def _report_issued(issued: IssuedInvoice, verb: str, as_json: bool) -> None:
     if as_json:
-        _echo_json({**issued.summary(), "created": issued.created})
+        echo_json({**issued.summary(), "created": issued.created})
         return
     _issued_lines(issued, verb if issued.created else "already issued")
 
@@ -87,16 +62,16 @@ def issue_command(draft: DraftArg, as_json: JsonOpt = False) -> None:
 
     A draft whose reference was issued before gives back that invoice.
     """
-    issued = issue(_read_draft(draft), ctx=_context())
+    issued = issue(read_text(draft, "DRAFT"), ctx=context())
     _report_issued(issued, "issued", as_json)
 
 
 @app.command("show")
 def show_command(key: KeyArg, as_json: JsonOpt = False) -> None:
     """Show one invoice: identity, status, parties, totals, files and what it corrects."""
-    issued = get(key, ctx=_context())
+    issued = get(key, ctx=context())
     if as_json:
-        _echo_json({**issued.summary(), "draft": issued.invoice.draft.model_dump(mode="json")})
+        echo_json({**issued.summary(), "draft": issued.invoice.draft.model_dump(mode="json")})
         return
     d = issued.invoice.draft
     totals = issued.invoice.totals
@@ -133,9 +108,9 @@ def list_command(
     as_json: JsonOpt = False,
 ) -> None:
     """List invoices in number order."""
-    found = list_invoices(ctx=_context(), series=series, status=status, limit=limit)
+    found = list_invoices(ctx=context(), series=series, status=status, limit=limit)
     if as_json:
-        _echo_json([i.summary() for i in found])
+        echo_json([i.summary() for i in found])
         return
     if not found:
         typer.echo("no invoices")
@@ -152,7 +127,7 @@ def render_command(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the XML and PDF to.")],
 ) -> None:
     """Render an issued invoice's XML and PDF again into a directory (the store is unchanged)."""
-    xml_path, pdf_path = render_to(key, out, ctx=_context())
+    xml_path, pdf_path = render_to(key, out, ctx=context())
     typer.echo(f"xml  {xml_path}")
     typer.echo(f"pdf  {pdf_path}")
 
@@ -162,7 +137,7 @@ def replace_command(
     original: KeyArg, draft: DraftArg, reason: ReasonOpt, as_json: JsonOpt = False
 ) -> None:
     """Issue a replacement of ORIGINAL from DRAFT; the original becomes 'replaced'."""
-    issued = replace(original, _read_draft(draft), reason=reason, ctx=_context())
+    issued = replace(original, read_text(draft, "DRAFT"), reason=reason, ctx=context())
     _report_issued(issued, "issued replacement", as_json)
 
 
@@ -171,16 +146,16 @@ def adjust_command(
     original: KeyArg, draft: DraftArg, reason: ReasonOpt, as_json: JsonOpt = False
 ) -> None:
     """Issue an adjustment of ORIGINAL (lines are the differences, negative to decrease)."""
-    issued = adjust(original, _read_draft(draft), reason=reason, ctx=_context())
+    issued = adjust(original, read_text(draft, "DRAFT"), reason=reason, ctx=context())
     _report_issued(issued, "issued adjustment", as_json)
 
 
 @app.command("history")
 def history_command(key: KeyArg, as_json: JsonOpt = False) -> None:
     """List the invoice's chain of corrections, the first invoice first."""
-    chain = history(key, ctx=_context())
+    chain = history(key, ctx=context())
     if as_json:
-        _echo_json([i.summary() for i in chain])
+        echo_json([i.summary() for i in chain])
         return
     for i in chain:
         related = i.invoice.draft.related
@@ -194,9 +169,9 @@ def history_command(key: KeyArg, as_json: JsonOpt = False) -> None:
 @app.command("complete")
 def complete_command(as_json: JsonOpt = False) -> None:
     """Write the documents that a crash left missing (rows without files)."""
-    done = complete_pending(ctx=_context())
+    done = complete_pending(ctx=context())
     if as_json:
-        _echo_json([i.summary() for i in done])
+        echo_json([i.summary() for i in done])
         return
     typer.echo(f"completed {len(done)} invoice{'s' if len(done) != 1 else ''}")
     for i in done:

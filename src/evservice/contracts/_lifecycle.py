@@ -3,10 +3,11 @@
 ::
 
     draft ──> sent ──> consented ──> countersigned ──> sealed
-      │         │  ↺ (code resent)       │
-      │         ├──> declined            │
-      │         └──> expired             │
-      └─────────┴──────────┴─────────────┴──> voided
+      ↑ ↺       │  ↺ (another code)      │
+      └─────────┤ (amended: the document shown changes; earlier codes are dead)
+                ├──> declined (also from consented)
+                └──> expired
+    every state before sealed ──> voided
 
 Every transition is checked here, stored with the contract and appended to the
 audit log in the same transaction.
@@ -20,8 +21,8 @@ from evservice.errors import LifecycleError
 __all__ = ["ALLOWED", "check_transition"]
 
 ALLOWED: dict[S, frozenset[S]] = {
-    S.DRAFT: frozenset({S.SENT, S.VOIDED}),
-    S.SENT: frozenset({S.SENT, S.CONSENTED, S.DECLINED, S.EXPIRED, S.VOIDED}),
+    S.DRAFT: frozenset({S.DRAFT, S.SENT, S.VOIDED}),
+    S.SENT: frozenset({S.DRAFT, S.SENT, S.CONSENTED, S.DECLINED, S.EXPIRED, S.VOIDED}),
     S.CONSENTED: frozenset({S.COUNTERSIGNED, S.DECLINED, S.VOIDED}),
     S.COUNTERSIGNED: frozenset({S.SEALED, S.VOIDED}),
     S.SEALED: frozenset(),

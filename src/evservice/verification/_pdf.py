@@ -17,6 +17,7 @@ checked" instead of guessing.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -185,8 +186,8 @@ def _name(spec: generic.DictionaryObject) -> str:
     return ""
 
 
-def _xml_spec(root: generic.DictionaryObject) -> generic.DictionaryObject | None:
-    """The associated XML file: ``/AF`` with ``/Source`` first, then the EmbeddedFiles tree."""
+def _file_specs(root: generic.DictionaryObject) -> list[generic.DictionaryObject]:
+    """The attached files: ``/AF`` first, then the EmbeddedFiles name tree."""
     candidates: list[generic.DictionaryObject] = []
     if "/AF" in root:
         candidates.extend(ref.get_object() for ref in root["/AF"])
@@ -195,7 +196,12 @@ def _xml_spec(root: generic.DictionaryObject) -> generic.DictionaryObject | None
         candidates.extend(pairs[i + 1].get_object() for i in range(0, len(pairs) - 1, 2))
     except (KeyError, TypeError, IndexError):
         pass
-    xml = [c for c in candidates if "/EF" in c and _name(c).lower().endswith(".xml")]
+    return [c for c in candidates if "/EF" in c]
+
+
+def _xml_spec(root: generic.DictionaryObject) -> generic.DictionaryObject | None:
+    """The associated XML file: ``/AF`` with ``/Source`` first, then the EmbeddedFiles tree."""
+    xml = [c for c in _file_specs(root) if _name(c).lower().endswith(".xml")]
     xml.sort(key=lambda c: 0 if str(c.get("/AFRelationship", "")) == "/Source" else 1)
     return xml[0] if xml else None
 
@@ -323,6 +329,18 @@ def _embedded(
             same_as_signed=same,
             problems=(*problems, str(exc)),
         )
+    from evservice.contracts._xml import NAMESPACE as CONTRACT_NAMESPACE
+
+    if etree.QName(xml_root).namespace == CONTRACT_NAMESPACE:
+        return EmbeddedXmlReport(
+            present=True,
+            filename=filename,
+            relationship=relationship,
+            same_as_signed=same,
+            problems=tuple(problems),
+            document="contract",
+            checks=_contract_checks(reader, data),
+        )
     reports, xml_problems = signature_reports(xml_root, options)
     problems.extend(xml_problems)
     return EmbeddedXmlReport(
@@ -334,6 +352,42 @@ def _embedded(
         totals=_totals(xml_root, signed_pdf),
         problems=tuple(problems),
     )
+
+
+def _contract_checks(reader: PdfFileReader, xml: bytes) -> tuple[tuple[str, bool], ...]:
+    """A sealed contract: its XML matches the XSD, and the shown PDF and the XML are the
+    ones whose SHA-256 the evidence (and the consent codes) name."""
+    from evservice.contracts._xml import validate_contract_xml
+
+    files = {_name(spec): spec for spec in _file_specs(reader.root)}
+    checks: list[tuple[str, bool]] = []
+    try:
+        validate_contract_xml(xml)
+        checks.append(("contract XML matches contract.xsd", True))
+    except DocumentError:
+        checks.append(("contract XML matches contract.xsd", False))
+    try:
+        evidence = json.loads(_file_bytes(files["evidence.json"]))
+        shown = _file_bytes(files["shown.pdf"])
+    except (KeyError, ValueError):
+        return (*checks, ("shown.pdf and evidence.json are attached", False))
+    checks.append(
+        (
+            "shown.pdf is the document the codes were sent for",
+            hashlib.sha256(shown).hexdigest() == evidence.get("document_sha256"),
+        )
+    )
+    checks.append(
+        (
+            "contract XML is the one in the evidence",
+            hashlib.sha256(xml).hexdigest() == evidence.get("xml_sha256"),
+        )
+    )
+    signers = evidence.get("signers") or []
+    checks.append(
+        ("every signer confirmed", bool(signers) and all(s.get("signed_at") for s in signers))
+    )
+    return tuple(checks)
 
 
 def verify_pdf(data: bytes, source: str, options: VerifyOptions) -> VerificationReport:

@@ -214,16 +214,22 @@ class EmbeddedXmlReport:
     signatures: tuple[SignatureReport, ...] = ()
     totals: TotalsCheck | None = None
     problems: tuple[str, ...] = ()
+    #: ``invoice`` (tax-authority XML with its own XML signature) or ``contract`` (our
+    #: contract XML, sealed by the PDF signature, with the shown PDF and the evidence).
+    document: str = "invoice"
+    #: Named yes/no checks of a contract's attachments (shown PDF hash, XSD, ...).
+    checks: tuple[tuple[str, bool], ...] = ()
 
     @property
     def ok(self) -> bool:
+        if not (self.present and self.same_as_signed is True and not self.problems):
+            return False
+        if self.document == "contract":
+            return bool(self.checks) and all(passed for _, passed in self.checks)
         return (
-            self.present
-            and self.same_as_signed is True
-            and bool(self.signatures)
+            bool(self.signatures)
             and all(s.ok for s in self.signatures)
             and (self.totals is None or self.totals.ok is not False)
-            and not self.problems
         )
 
     def text(self, indent: str = "  ") -> str:
@@ -232,10 +238,11 @@ class EmbeddedXmlReport:
             lines.extend(f"{indent}problem: {p}" for p in self.problems)
             return "\n".join(lines)
         lines = [
-            f"embedded XML {self.filename!r} (AFRelationship {self.relationship}): "
-            f"{'OK' if self.ok else 'FAILED'}",
+            f"embedded {self.document} XML {self.filename!r} (AFRelationship "
+            f"{self.relationship}): {'OK' if self.ok else 'FAILED'}",
             f"{indent}same bytes as in the signed revision: {_yes(self.same_as_signed)}",
         ]
+        lines.extend(f"{indent}{name}: {_yes(passed)}" for name, passed in self.checks)
         if self.totals is not None:
             state = _yes(self.totals.ok)
             lines.append(f"{indent}totals shown in the PDF agree with the XML: {state}")
@@ -245,7 +252,7 @@ class EmbeddedXmlReport:
                 lines.append(f"{indent}  ({self.totals.detail})")
         for sig in self.signatures:
             lines.extend(indent + line for line in sig.text(indent).splitlines())
-        if not self.signatures:
+        if not self.signatures and self.document == "invoice":
             lines.append(f"{indent}XML signature: NONE")
         lines.extend(f"{indent}problem: {p}" for p in self.problems)
         return "\n".join(lines)
@@ -260,6 +267,8 @@ class EmbeddedXmlReport:
             "signatures": [s.to_dict() for s in self.signatures],
             "totals": self.totals.to_dict() if self.totals else None,
             "problems": list(self.problems),
+            "document": self.document,
+            "checks": [{"check": name, "ok": passed} for name, passed in self.checks],
         }
 
 
