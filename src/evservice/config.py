@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     )
     tariff_dir: Path | None = Field(
         default=None,
-        description="Extra tariff/VAT JSON files overlaying the packaged ones (same codes replace).",
+        description="Tariff and VAT JSON files overlaying the packaged ones (a code replaces).",
     )
     lookup_url: str = Field(
         default="https://tracuu.evservice.example/",
