@@ -1,8 +1,10 @@
 """``evservice init``: prepare a deployment's data directory, one step after another.
 
 Each step is a function ``(ctx, force) -> message`` in :data:`STEPS`; later
-features (the audit log key, the OTP key) add theirs to the same list. Today:
-the development signing key and its chain, clearly marked DEVELOPMENT ONLY.
+features add theirs to the same list: the development signing key and its chain
+(clearly marked DEVELOPMENT ONLY), the audit log's Ed25519 key (its verifier
+key string is printed, for auditors) and the OTP HMAC key. Configured keys are
+only checked, never replaced.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated
 import typer
 
 from evservice._context import Context
+from evservice.config import Settings
 from evservice.signing import clear_signer_cache, init_dev_keys
 from evservice.signing._devkeys import DEV_TAX_CODE
 from evservice.signing._trust import uses_development_key
@@ -32,9 +35,30 @@ def _signing_key(ctx: Context, force: bool, tax_code: str) -> str:
     )
 
 
+def _audit_key(ctx: Context, force: bool, tax_code: str) -> str:
+    from evservice.audit import ensure_log_key, log_public_key_string
+    from evservice.audit._keys import log_key_path
+
+    ensure_log_key(ctx.settings)
+    return (
+        f"audit log key: {log_key_path(ctx.settings)}; verifier key for auditors: "
+        f"{log_public_key_string(ctx.settings)}"
+    )
+
+
+def _otp_key(ctx: Context, force: bool, tax_code: str) -> str:
+    from evservice.otp._key import server_key
+
+    server_key(ctx.settings)
+    where = ctx.settings.otp_key_path or ctx.settings.keys_dir / "otp-hmac.key"
+    return f"OTP key: {where} (codes are stored only as HMACs under this key)"
+
+
 #: (name, step). A step returns one line saying what it did.
 STEPS: list[tuple[str, Callable[[Context, bool, str], str]]] = [
     ("signing-key", _signing_key),
+    ("audit-key", _audit_key),
+    ("otp-key", _otp_key),
 ]
 
 
@@ -47,7 +71,7 @@ def init_command(
     ] = DEV_TAX_CODE,
 ) -> None:
     """Create what a fresh deployment needs (development keys under data_dir/keys)."""
-    ctx = Context.default()
+    ctx = Context(settings=Settings())
     ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for _name, step in STEPS:
         typer.echo(step(ctx, force, tax_code))
