@@ -100,7 +100,7 @@ def test_init_then_verify_an_issued_invoice(
     assert code == 0, out
     assert f"{pdf_path}: OK (pdf)" in out
     assert "PDF signature 'Signature1': OK" in out
-    assert "embedded XML 'invoice.xml' (AFRelationship Source): OK" in out
+    assert "embedded invoice XML 'invoice.xml' (AFRelationship Source): OK" in out
     assert "totals shown in the PDF agree with the XML: yes" in out
     assert "development key" in out
     assert "2 of 2 file(s) verified, 0 failed" in out
