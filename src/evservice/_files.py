@@ -15,11 +15,12 @@ __all__ = ["FILE_MODE", "write_atomically"]
 FILE_MODE = 0o640
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
-    Temporary file in the same folder, fsync, rename, then fsync of the folder so
-    the rename itself survives a power cut.
+    Temporary file in the same folder (a unique name, so concurrent writers never
+    share one), fsync, rename, then fsync of the folder so the rename itself
+    survives a power cut. ``mode`` 0o600 for files that only the service may read.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fchmod(handle.fileno(), FILE_MODE)
+                os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import threading
 from pathlib import Path
 
+from evservice._files import write_atomically
 from evservice.clock import Clock, SystemClock
 from evservice.delivery._channel import Channel
 from evservice.delivery._message import DeliveryReceipt, Message
 from evservice.delivery._mime import build_email
-from evservice.errors import DeliveryError
+from evservice.errors import DeliveryError, StoreError
 
 __all__ = ["FileOutboxChannel"]
 
@@ -54,11 +53,9 @@ class FileOutboxChannel(Channel):
             data = (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode()
             path = self.directory / "sms" / f"{message.id}.json"
         try:
-            _write_private(path, data)
-        except OSError as exc:
-            raise DeliveryError(
-                f"cannot write message {message.id} to the outbox: {exc.strerror}"
-            ) from exc
+            write_atomically(path, data, mode=0o600)
+        except StoreError as exc:
+            raise DeliveryError(f"cannot write message {message.id} to the outbox: {exc}") from exc
         return DeliveryReceipt(
             channel=self.name,
             message_id=message.id,
@@ -67,18 +64,3 @@ class FileOutboxChannel(Channel):
             provider_id=path.name,
             detail=str(path),
         )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from evservice._context import Context, resolve
+from evservice._files import write_atomically
 from evservice.delivery._channel import Channel, RetryPolicy
 from evservice.delivery._message import Attachment, DeliveryReceipt, Message
 from evservice.delivery._tables import OutboxRow
@@ -123,28 +122,13 @@ def _attachment_path(ctx: Context, sha256: str) -> Path:
     return _attachment_dir(ctx) / sha256[:2] / sha256
 
 
-_write_lock = threading.Lock()
-
-
 def _store_attachment(ctx: Context, data: bytes) -> str:
     """Write ``data`` once under its SHA-256 (content-addressed, so retries are harmless)."""
     digest = hashlib.sha256(data).hexdigest()
     path = _attachment_path(ctx, digest)
     if path.exists():
         return digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _write_lock:
-        tmp = path.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+    write_atomically(path, data, mode=0o600)
     return digest
 
 
