@@ -26,34 +26,17 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from evservice.errors import NumberingError, SeriesOrderError
 from evservice.invoices._identifiers import MAX_NUMBER, validate_series, validate_template
 from evservice.invoices._tables import SeriesCounter
+from evservice.store import insert_if_absent
 
 __all__ = ["current_number", "next_number"]
 
 
 _TABLE: sa.Table = SeriesCounter.__table__  # type: ignore[attr-defined]
-
-
-def _create_counter(session: Session, template: str, series: str) -> None:
-    """Create the counter row of the series if missing, without racing another creator."""
-    values = {"template": template, "series": series, "last_number": 0}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(_TABLE).values(values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(_TABLE).values(values).on_conflict_do_nothing())
-    else:  # pragma: no cover - another back end: insert in a savepoint, ignore a conflict
-        try:
-            with session.begin_nested():
-                session.execute(sa.insert(_TABLE).values(values))
-        except IntegrityError:
-            pass  # created meanwhile by another transaction: fine
 
 
 # Built once: the hot path only binds values.
@@ -89,7 +72,9 @@ def next_number(
     series = validate_series(series)
     counter = _lock_counter(session, template, series)
     if counter is None:  # the first number of the series
-        _create_counter(session, template, series)
+        insert_if_absent(
+            session, _TABLE, {"template": template, "series": series, "last_number": 0}
+        )
         counter = _lock_counter(session, template, series)
         assert counter is not None  # noqa: S101 - just created, and locked
     last_number, last_date = counter
