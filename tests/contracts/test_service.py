@@ -19,6 +19,7 @@ from evservice.errors import (
     CodeMismatch,
     DocumentChanged,
     LifecycleError,
+    NotFoundError,
     ValidationError,
 )
 
@@ -45,8 +46,14 @@ def test_full_flow_seals_a_verifiable_contract(
     assert contract.status is ContractStatus.DRAFT
     assert contracts.create(electricity_draft, ctx=ctx).id == contract.id  # same reference
 
-    # The representative cannot go first.
+    # Signers sign in order: until the customer confirms, every code goes to the customer.
+    first = contracts.request_consent(contract.id, channel="sms", delivery=channel, ctx=ctx)
+    assert first.role is contracts.SignerRole.CUSTOMER
+    clock.advance(61)  # past the resend cooldown
     asked = contracts.request_consent(contract.id, channel="sms", delivery=channel, ctx=ctx)
+    assert asked.role is contracts.SignerRole.CUSTOMER
+    with pytest.raises(NotFoundError):  # only the newest code counts
+        contracts.confirm(first.challenge_id, _code(channel.sent[0]), ctx=ctx)
     assert asked.destination_masked == "+84 *** *** 678"
     sms = channel.sent[-1]
     assert sms.kind == "sms"
