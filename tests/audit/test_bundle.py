@@ -20,7 +20,9 @@ from evservice.audit import (
     BUNDLE_ATTACHMENT_NAME,
     embed_bundle_in_pdf,
     extract_bundle_from_pdf,
+    latest_checkpoint,
     prove_subject,
+    publish_checkpoint,
     verify_bundle,
     write_bundle_beside,
 )
@@ -97,6 +99,22 @@ def test_a_proof_for_another_event_fails(bundle: bytes, vkey: str) -> None:
     result = verify_bundle(redone, vkey)
     assert not result.ok
     assert "inclusion proof for index 1 does not verify" in result.summary()
+
+
+def test_a_batch_proves_many_documents_into_one_checkpoint(
+    ctx: Context, append: Append, vkey: str
+) -> None:
+    append(9)
+    end_of_batch = publish_checkpoint(ctx)
+    append(3)  # the next batch has started
+    bundles = [prove_subject(s, ctx, checkpoint=end_of_batch) for s in ("inv-a", "otp-c")]
+    for b in bundles:
+        result = verify_bundle(b, vkey)
+        assert result.ok, result.summary()
+        assert result.checkpoint is not None
+        assert result.checkpoint.size == 9
+        assert all(e.index < 9 for e in result.events)
+    assert latest_checkpoint(ctx) == end_of_batch  # no checkpoint per document
 
 
 def test_proving_unknown_or_edited_subjects(ctx: Context, append: Append) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from evservice._context import Context, resolve
-from evservice.audit._checkpoint import publish_checkpoint
+from evservice.audit._checkpoint import SignedCheckpoint, publish_checkpoint
 from evservice.audit._keys import log_public_key_string
 from evservice.audit._log import EVENTS, StoreNodes, damaged, event_from_row, reading
 from evservice.audit._merkle import inclusion_proof
@@ -34,17 +34,24 @@ __all__ = [
 BUNDLE_ATTACHMENT_NAME = "audit-proof.json"
 
 
-def prove_subject(subject: str, ctx: Context | None = None) -> bytes:
+def prove_subject(
+    subject: str, ctx: Context | None = None, *, checkpoint: SignedCheckpoint | None = None
+) -> bytes:
     """The offline proof bundle of every event about ``subject`` (a document or challenge id).
 
-    Publishes a checkpoint of the log as it is now and proves each event into
-    it. Each event is re-hashed from its stored fields and checked against the
+    Proves each event into ``checkpoint``, or into a checkpoint published now.
+    A batch publishes one checkpoint at its end and passes it here for every
+    document, instead of one checkpoint per document; events after it are left
+    out. Each event is re-hashed from its stored fields and checked against the
     stored leaf first: the log refuses to vouch for an event that was edited.
     """
     if not isinstance(subject, str) or not subject:
         raise ValidationError("subject", "must be a non-empty document or challenge id")
     ctx = resolve(ctx)
-    checkpoint = publish_checkpoint(ctx)
+    if checkpoint is None:
+        checkpoint = publish_checkpoint(ctx)
+    elif checkpoint.origin != ctx.settings.audit_origin:
+        raise ValidationError("checkpoint", "was published under another origin")
     vkey = log_public_key_string(ctx.settings)
     items: list[dict[str, object]] = []
     with reading(ctx.engine) as conn:
