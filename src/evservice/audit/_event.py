@@ -54,15 +54,25 @@ EVENT_SCHEMA_VERSION = 1
 #: Event types of the built-in workflows. Later features add their own names;
 #: any dotted lower-case name is accepted.
 EVENT_TYPES: Mapping[str, str] = {
-    "invoice.issued": "an invoice was numbered and its XML built",
-    "invoice.signed": "the invoice XML/PDF was signed",
+    "invoice.issued": "an invoice was numbered and stored (label, total, hash of the draft)",
+    "invoice.signed": "the invoice's signed XML and PDF were stored (their SHA-256)",
+    "invoice.replaced": "a replacement invoice superseded this one",
+    "invoice.adjusted": "an adjustment invoice amended this one",
     "invoice.delivered": "the invoice was handed to a delivery channel",
-    "otp.sent": "a one-time code was sent (masked destination, channel)",
+    "otp.sent": "a one-time code was issued for sending (masked destination, channel)",
+    "otp.resent": "a fresh code replaced the previous one",
+    "otp.undelivered": "the channel could not deliver the code",
     "otp.failed": "a wrong code was entered (attempts left)",
+    "otp.locked": "the last allowed wrong code was entered: the challenge is dead",
     "otp.confirmed": "the code was accepted for the document hash",
+    "contract.created": "a contract was numbered and the document shown was stored",
+    "contract.amended": "the terms changed before anyone signed (new document hash)",
+    "contract.sent": "a code for the document shown went to the next signer",
     "contract.consented": "the customer consented with an OTP",
+    "contract.countersigned": "the provider's representative signed after the customer",
     "contract.sealed": "the final contract PDF was sealed by the provider",
     "contract.declined": "the customer declined the contract",
+    "contract.expired": "no consent came in time",
     "contract.voided": "the contract was voided",
 }
 

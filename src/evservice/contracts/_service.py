@@ -417,7 +417,7 @@ def request_consent(
         _event(
             session,
             ctx,
-            "otp.sent",
+            "contract.sent",
             row,
             "system",
             role=role.value,
@@ -479,17 +479,6 @@ def confirm(
             raise LifecycleError("contract", row.status, _NEXT_STATUS[role].value)
         row.status = check_transition(row.status, _NEXT_STATUS[role]).value
         row.updated_at = consent.confirmed_at
-        confirmed = _event(
-            session,
-            ctx,
-            "otp.confirmed",
-            row,
-            role.value,
-            challenge=consent.challenge_id,
-            channel=consent.channel,
-            destination=consent.destination_masked,
-            document_sha256=consent.document_sha256,
-        )
         kind = "contract.consented" if role is SignerRole.CUSTOMER else "contract.countersigned"
         signed = _event(
             session,
@@ -503,22 +492,8 @@ def confirm(
         current.signed_at = consent.confirmed_at
         current.client_ip = consent.client_ip
         current.user_agent = consent.user_agent
-        current.audit_event_ids = f"{confirmed.index},{signed.index}"
+        current.audit_event_ids = str(signed.index)
         session.add_all([row, current])
-
-    def _on_refused(session: Session, challenge: Challenge) -> None:
-        audit.record(
-            session,
-            type="otp.failed",
-            subject=contract_id,
-            actor=role.value,
-            at=ctx.clock.now(),
-            data={
-                "contract": row.number,
-                "challenge": challenge.id,
-                "attempts_left": challenge.remaining_attempts,
-            },
-        )
 
     verify_code(
         challenge_id,
@@ -528,7 +503,6 @@ def confirm(
         user_agent=client.user_agent,
         ctx=ctx,
         on_confirmed=_on_confirmed,
-        on_refused=_on_refused,
     )
     contract = get(contract_id, ctx=ctx)
     if contract.status is _S.COUNTERSIGNED:

@@ -38,10 +38,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session, col, func, select
 
+from evservice import audit
 from evservice._context import Context, resolve
 from evservice.delivery._address import mask as mask_destination
 from evservice.delivery._address import normalise as normalise_destination
@@ -343,6 +344,34 @@ def _record_send(session: Session, row: ChallengeRow, now: datetime) -> None:
 # -- the operations -----------------------------------------------------------------
 
 
+def _audit(session: Session, type_: str, row: ChallengeRow, at: datetime, **data: Any) -> None:
+    """Append the challenge's event last in its transaction (after the caller's hooks,
+    which may lock the caller's rows: the log's head is always the last lock taken).
+
+    The event carries the masked destination and hashes, never the code or the
+    raw destination.
+    """
+    audit.record(
+        session,
+        type=type_,
+        subject=row.id,
+        actor="system",
+        at=at,
+        data={
+            "subject": row.subject,
+            "purpose": row.purpose,
+            "channel": row.channel,
+            "destination": row.destination_masked,
+            "document_sha256": row.document_sha256,
+            **data,
+        },
+    )
+
+
+def _client_data(ip: str | None, agent: str | None) -> dict[str, str]:
+    return {k: v for k, v in (("client_ip", ip), ("user_agent", agent)) if v}
+
+
 def create_challenge(
     ctx: Context | None = None,
     *,
@@ -406,6 +435,7 @@ def create_challenge(
         s.flush()
         if on_created is not None:
             on_created(s, Challenge._from_row(row))
+        _audit(s, "otp.sent", row, now, expires_at=row.expires_at)
         return row
 
     if session is not None:
@@ -511,6 +541,7 @@ def resend(
         challenge = Challenge._from_row(row)
         if on_resent is not None:
             on_resent(session, challenge)
+        _audit(session, "otp.resent", row, now, send=row.send_count, expires_at=row.expires_at)
     log.info(
         "challenge %s: code %d of %d goes by %s to %s",
         challenge.id,
@@ -546,6 +577,7 @@ def mark_undelivered(challenge_id: str, ctx: Context | None = None) -> Challenge
             session.add(last)
         session.flush()
         challenge = Challenge._from_row(row)
+        _audit(session, "otp.undelivered", row, now, send=row.send_count)
     log.warning(
         "challenge %s: code not delivered to %s", challenge.id, challenge.destination_masked
     )
@@ -621,6 +653,7 @@ def verify(
             )
             if on_confirmed is not None:
                 on_confirmed(session, outcome)
+            _audit(session, "otp.confirmed", row, now, **_client_data(ip, agent))
         else:
             row.attempts += 1
             if row.attempts >= row.max_attempts:
@@ -630,6 +663,8 @@ def verify(
             remaining = row.max_attempts - row.attempts
             if on_refused is not None:
                 on_refused(session, Challenge._from_row(row))
+            kind = "otp.locked" if row.status == "locked" else "otp.failed"
+            _audit(session, kind, row, now, attempts_left=remaining)
             outcome = CodeMismatch(
                 f"wrong code for challenge {row.id}; {remaining} tries left", remaining=remaining
             )
