@@ -194,3 +194,25 @@ def test_forged_checkpoint_row_is_found(log: Context, raw_sql: Sql) -> None:
     result = verify_log(log)
     assert [p.kind for p in result.problems] == ["checkpoint"]
     assert "does not verify" in result.summary()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7])
+def test_small_chunks_give_the_same_verdict(log: Context, raw_sql: Sql, chunk_size: int) -> None:
+    """Problems that straddle chunk boundaries are named the same way."""
+    publish_checkpoint(log)
+    raw_sql("update audit_event set actor = 'operator:mallory' where idx = 2")
+    raw_sql("delete from audit_event where idx = 6")
+    raw_sql("update audit_event set idx = 1000 where idx = 11")
+    raw_sql("update audit_event set idx = 11 where idx = 12")
+    raw_sql("update audit_event set idx = 12 where idx = 1000")
+    whole = verify_log(log)
+    chunked = verify_log(log, chunk_size=chunk_size)
+    assert [(p.kind, p.index) for p in chunked.problems] == [
+        (p.kind, p.index) for p in whole.problems
+    ]
+    assert [(p.kind, p.index) for p in whole.problems if p.index is not None] == [
+        ("edited", 2),
+        ("deleted", 6),
+        ("reordered", 11),
+    ]
+    assert chunked.rows == whole.rows == N - 1

@@ -101,6 +101,21 @@ def test_verify_names_an_inserted_row(cli_ctx: Context, capsys: pytest.CaptureFi
     assert f"inserted at index {N}" in out
 
 
+def test_verify_checks_checkpoints_kept_outside(
+    cli_ctx: Context, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, note, _ = run(["audit", "checkpoint"], capsys)
+    kept = tmp_path / "kept.checkpoint"
+    kept.write_text(note)
+    code, out, _ = run(["audit", "verify", "--checkpoint", str(kept)], capsys)
+    assert code == 0, out
+    assert "2 signed checkpoint(s) match" in out
+    kept.write_text(note.replace(f"\n{N}\n", f"\n{N + 1}\n"))
+    code, out, _ = run(["audit", "verify", "--checkpoint", str(kept)], capsys)
+    assert code == 1
+    assert "given checkpoint #1 does not verify" in out
+
+
 def test_checkpoint_prove_and_verify_bundle(
     cli_ctx: Context, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
