@@ -36,6 +36,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from evservice.clock import VN_TZ, ensure_aware
 from evservice.errors import DocumentError, SigningError, TimestampError
+from evservice.signing._fastpades import FastAttachment, fast_sign_pdf, stamp_layout
 from evservice.signing._trust import to_asn1
 
 if TYPE_CHECKING:
@@ -92,23 +93,6 @@ def _font_name() -> str:
     return _fonts.register().regular
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split(" "):
-            trial = f"{line} {word}".strip()
-            if line and stringWidth(trial, font, size) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = trial
-        lines.append(line)
-    return lines
-
-
 def _stamp_pdf(text: str, width: float, height: float) -> bytes:
     """A one-page PDF the size of the box: a frame and ``text``, shrunk until it fits.
 
@@ -124,12 +108,7 @@ def _stamp_pdf(text: str, width: float, height: float) -> bytes:
     page.setStrokeColorRGB(0.1, 0.45, 0.2)
     page.rect(0.4, 0.4, width - 0.8, height - 0.8)
     margin = 4.0
-    size = 9.0
-    while True:
-        lines = _wrap(text, font, size, width - 2 * margin)
-        if len(lines) * size * 1.25 <= height - 2 * margin or size <= 4:
-            break
-        size -= 0.5
+    size, lines = stamp_layout(text, font, width, height)
     page.setFillColorRGB(0.1, 0.45, 0.2)
     page.setFont(font, size)
     y = height - margin - size
@@ -158,14 +137,18 @@ class _StampPage(PdfContent):
         return b"/EvsStamp Do"
 
 
+def _stamp_text(signer_name: str, when: datetime, development: bool) -> str:
+    text = STAMP_TEXT % {"signer": signer_name, "ts": when.strftime("%d/%m/%Y %H:%M:%S (GMT+7)")}
+    if development:
+        text += "\nKHÓA THỬ NGHIỆM - DEVELOPMENT ONLY"
+    return text
+
+
 def _stamp_style(
     signer_name: str, when: datetime, box: PdfSignatureBox, development: bool
 ) -> StaticStampStyle:
     x1, y1, x2, y2 = box.as_ints()
-    text = STAMP_TEXT % {"signer": signer_name, "ts": when.strftime("%d/%m/%Y %H:%M:%S (GMT+7)")}
-    if development:
-        text += "\nKHÓA THỬ NGHIỆM - DEVELOPMENT ONLY"
-    data = _stamp_pdf(text, abs(x2 - x1), abs(y2 - y1))
+    data = _stamp_pdf(_stamp_text(signer_name, when, development), abs(x2 - x1), abs(y2 - y1))
     return StaticStampStyle(background=_StampPage(data), border_width=0, background_opacity=1.0)
 
 
@@ -271,9 +254,60 @@ def sign_pdf(
     signature is invisible. ``embedded_xml`` is attached before signing, in the
     same revision, so the signature covers it; so are ``attachments`` (other
     associated files, e.g. a contract's XML and its consent evidence).
+
+    B-B and B-T signatures of PDFs our renderer made are appended directly
+    (:mod:`evservice.signing._fastpades`, a few milliseconds); B-LT and any
+    other PDF go through pyHanko's incremental writer. Both write the same
+    structure and pass the same verifiers.
     """
     when = ensure_aware(signing_time).astimezone(VN_TZ)
     box = PdfSignatureBox.of(box) if box is not None else None
+    files: list[FastAttachment] = []
+    if embedded_xml is not None:
+        files.append((xml_filename, XML_MIME_TYPE, embedded_xml, "Source", _XML_DESCRIPTION))
+    files.extend((name, mime, data, rel, None) for name, mime, data, rel in attachments)
+    fast = fast_sign_pdf(
+        pdf,
+        signer,
+        when=when,
+        page=box.page if box is not None else 0,
+        rect=box.as_ints() if box is not None else None,
+        stamp_text=(
+            _stamp_text(signer.signer_name, when, signer.development) if box is not None else None
+        ),
+        stamp_font=_font_name() if box is not None else None,
+        files=files,
+        reason=reason,
+        location=location,
+    )
+    if fast is not None:
+        return fast
+    return _sign_with_pyhanko(
+        pdf,
+        signer,
+        when=when,
+        box=box,
+        embedded_xml=embedded_xml,
+        xml_filename=xml_filename,
+        reason=reason,
+        location=location,
+        attachments=attachments,
+    )
+
+
+def _sign_with_pyhanko(
+    pdf: bytes,
+    signer: DocumentSigner,
+    *,
+    when: datetime,
+    box: PdfSignatureBox | None,
+    embedded_xml: bytes | None,
+    xml_filename: str,
+    reason: str | None,
+    location: str | None,
+    attachments: Sequence[Attachment],
+) -> bytes:
+    """The general path: pyHanko's incremental writer and ``PdfSigner`` (any PDF, any level)."""
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     except (PdfError, ValueError, KeyError, TypeError) as exc:

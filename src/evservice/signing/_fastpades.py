@@ -1,0 +1,731 @@
+"""PAdES B-B / B-T for the PDFs we render ourselves, without re-parsing them.
+
+pyHanko's incremental writer reads the whole document into objects and writes
+its update in pure Python, and assembling the CMS with asn1crypto re-encodes
+every certificate on each signature: together about 60-90 ms per invoice. Our
+renderer (reportlab) writes one revision with a classic cross-reference table,
+so the update can be appended directly:
+
+* the signed XML (and any other attachment) as an ``EmbeddedFile`` with its
+  ``Filespec`` (``/AFRelationship``), listed in the catalog's ``/AF`` and in
+  ``/Names /EmbeddedFiles``, exactly what the pyHanko path writes;
+* the signature dictionary (``/Adobe.PPKLite``, ``/ETSI.CAdES.detached``,
+  ``/M``, fixed-size ``/ByteRange`` and ``/Contents`` placeholders);
+* one merged field/widget (``/FT /Sig``, ``/F 132``) on the page of the box,
+  added to that page's ``/Annots`` and to ``/AcroForm`` (``/SigFlags 3``);
+* the visible stamp as the widget's appearance: a frame and the text drawn in
+  a small DejaVu Sans subset made once per process for the stamp's characters
+  (the invoice's own font subsets hold only the glyphs the page uses);
+* the catalog and the page rewritten with the new entries, and a new xref
+  section and trailer (``/Prev``, same first ``/ID``).
+
+The CMS is made with the signer's own pyHanko objects: the signed attributes
+are pyHanko's PAdES attributes (content-type, message-digest,
+signing-certificate-v2; no signing-time, which PAdES puts in ``/M``), taken
+once per signer and checked to change only in the message digest; the raw
+signature comes from the pyHanko ``Signer`` (a key file or a PKCS#11 token);
+the B-T time-stamp token is pyHanko's unsigned attribute from the signer's
+time-stamper. Only the DER around them is assembled here.
+
+:func:`fast_sign_pdf` returns ``None`` when the input is not such a PDF (a
+second revision, an xref stream, an existing form or attachment, an
+unknown producer, ...) or the signer's attributes are not the plain PAdES
+ones; :func:`evservice.signing.sign_pdf` then uses pyHanko (as for B-LT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+import weakref
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from evservice.errors import DocumentError, SigningError, TimestampError
+
+if TYPE_CHECKING:
+    from evservice.signing._keys import DocumentSigner
+
+__all__ = ["FastAttachment", "fast_sign_pdf", "stamp_layout"]
+
+#: An associated file: (file name, MIME type, bytes, AFRelationship, description or None).
+FastAttachment = tuple[str, str, bytes, str, str | None]
+
+_MARKER = b"ReportLab Generated PDF document"
+_STAMP_COLOR = b"0.1 0.45 0.2"
+_STAMP_MARGIN = 4.0
+_BYTE_RANGE_WIDTH = 48  # "[0 a b c]" with 10-digit numbers fits in 36
+
+# ---------------------------------------------------------------------------
+# the stamp's layout (shared with the pyHanko path, so both look the same)
+# ---------------------------------------------------------------------------
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            trial = f"{line} {word}".strip()
+            if line and stringWidth(trial, font, size) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+    return lines
+
+
+def stamp_layout(text: str, font: str, width: float, height: float) -> tuple[float, list[str]]:
+    """The font size and wrapped lines of the stamp: 9 pt, shrunk by 0.5 until it fits."""
+    size = 9.0
+    while True:
+        lines = _wrap(text, font, size, width - 2 * _STAMP_MARGIN)
+        if len(lines) * size * 1.25 <= height - 2 * _STAMP_MARGIN or size <= 4:
+            return size, lines
+        size -= 0.5
+
+
+# ---------------------------------------------------------------------------
+# PDF syntax helpers
+# ---------------------------------------------------------------------------
+
+
+def _num(value: float) -> bytes:
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return (text if text not in ("", "-0") else "0").encode()
+
+
+def _text(value: str) -> bytes:
+    """A PDF text string: literal for printable ASCII, UTF-16BE with BOM otherwise."""
+    if value.isascii() and value.isprintable():
+        escaped = value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return b"(" + escaped.encode("ascii") + b")"
+    return b"<FEFF" + value.encode("utf-16-be").hex().upper().encode() + b">"
+
+
+_NAME_SAFE = frozenset(range(0x21, 0x7F)) - frozenset(b"#%()/<>[]{}")
+
+
+def _name(value: str) -> bytes:
+    """A PDF name (``/text#2Fxml``), delimiters and non-ASCII as ``#xx``."""
+    out = bytearray(b"/")
+    for byte in value.encode("utf-8"):
+        out += bytes((byte,)) if byte in _NAME_SAFE else b"#%02X" % byte
+    return bytes(out)
+
+
+def _date(when: datetime) -> bytes:
+    offset = when.utcoffset()
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"(D:{when:%Y%m%d%H%M%S}{sign}{hours:02d}'{mins:02d}')".encode()
+
+
+def _stream(header: bytes, data: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (header, len(data), data)
+
+
+# ---------------------------------------------------------------------------
+# reading the renderer's PDF (one revision, classic xref table)
+# ---------------------------------------------------------------------------
+
+_OBJ_HEAD = re.compile(rb"(\d+)\s+(\d+)\s+obj\b\s*")
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])[ \r\n]{2}")
+_REF = rb"(\d+)\s+0\s+R"
+_ROOT = re.compile(rb"/Root\s+" + _REF)
+_INFO = re.compile(rb"/Info\s+" + _REF)
+_SIZE = re.compile(rb"/Size\s+(\d+)")
+_ID = re.compile(rb"/ID\s*\[\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*\]")
+_PAGES = re.compile(rb"/Pages\s+" + _REF)
+_KIDS = re.compile(rb"/Kids\s*\[([^\]]*)\]")
+_COUNT = re.compile(rb"/Count\s+(\d+)")
+_TYPE_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+# Keys that must be absent: they are what the update writes, or mean a structure
+# (encryption, incremental history, xref streams) this writer does not handle.
+_TRAILER_REFUSED = re.compile(rb"/(Prev|Encrypt|XRefStm)(?![A-Za-z])")
+_CATALOG_REFUSED = re.compile(rb"/(AcroForm|Names|AF|Extensions|Version|Perms)(?![A-Za-z])")
+_PAGE_REFUSED = re.compile(rb"/Annots(?![A-Za-z])")
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """What the update needs from the original file."""
+
+    size: int
+    root: int
+    info: int | None
+    first_id: bytes
+    startxref: int
+    catalog: bytes
+    page_number: int
+    page: bytes
+
+
+def _object(pdf: bytes, xref_body: int, count: int, number: int) -> bytes | None:
+    """The dictionary of object ``number`` (not a stream), or None if it is anything else."""
+    if not 0 < number < count:
+        return None
+    entry = _XREF_ENTRY.match(pdf, xref_body + 20 * number)
+    if entry is None or entry.group(3) != b"n" or entry.group(2) != b"00000":
+        return None
+    offset = int(entry.group(1))
+    head = _OBJ_HEAD.match(pdf, offset)
+    if head is None or int(head.group(1)) != number or head.group(2) != b"0":
+        return None
+    end = pdf.find(b"endobj", head.end())
+    if end < 0:
+        return None
+    body = pdf[head.end() : end].rstrip()
+    if not (body.startswith(b"<<") and body.endswith(b">>")) or b"stream" in body:
+        return None
+    return body
+
+
+def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
+    """The parts of a single-revision reportlab PDF; None for anything else."""
+    if not pdf.startswith(b"%PDF-1.") or _MARKER not in pdf[:256]:
+        return None
+    end = pdf.rstrip()
+    if not end.endswith(b"%%EOF"):
+        return None
+    at = end.rfind(b"startxref", max(0, len(end) - 64))
+    if at < 0:
+        return None
+    try:
+        startxref = int(end[at + 9 : -5].strip())
+    except ValueError:
+        return None
+    section = re.compile(rb"xref\s+0\s+(\d+)\s*?\r?\n").match(pdf, startxref)
+    if section is None:
+        return None
+    count = int(section.group(1))
+    xref_body = section.end()
+    trailer_at = xref_body + 20 * count
+    trailer = pdf[trailer_at:at]
+    if not trailer.lstrip().startswith(b"trailer") or _TRAILER_REFUSED.search(trailer):
+        return None
+    root, size, ids = _ROOT.search(trailer), _SIZE.search(trailer), _ID.search(trailer)
+    info = _INFO.search(trailer)
+    if root is None or size is None or ids is None or int(size.group(1)) != count:
+        return None
+    catalog = _object(pdf, xref_body, count, int(root.group(1)))
+    if catalog is None or _CATALOG_REFUSED.search(catalog):
+        return None
+    pages_ref = _PAGES.search(catalog)
+    if pages_ref is None:
+        return None
+    pages = _object(pdf, xref_body, count, int(pages_ref.group(1)))
+    if pages is None or (kids_match := _KIDS.search(pages)) is None:
+        return None
+    kids_text = kids_match.group(1)
+    kids = [int(n) for n in re.findall(_REF, kids_text)]
+    total = _COUNT.search(pages)
+    leftover = re.sub(_REF, b"", kids_text).strip()
+    if leftover or total is None or int(total.group(1)) != len(kids):
+        return None  # a nested page tree: not what our renderer writes
+    if not 0 <= page_index < len(kids):
+        return None
+    page = _object(pdf, xref_body, count, kids[page_index])
+    if page is None or not _TYPE_PAGE.search(page) or _PAGE_REFUSED.search(page):
+        return None
+    return _Plain(
+        size=count,
+        root=int(root.group(1)),
+        info=int(info.group(1)) if info else None,
+        first_id=ids.group(1),
+        startxref=startxref,
+        catalog=catalog,
+        page_number=kids[page_index],
+        page=page,
+    )
+
+
+# ---------------------------------------------------------------------------
+# the stamp's font: a DejaVu Sans subset per character set, made once per process
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StampFont:
+    """PDF objects of a simple TrueType subset; ``%d`` slots take object numbers."""
+
+    codes: dict[str, int]
+    font: bytes  # slots: descriptor, to-unicode
+    descriptor: bytes  # slot: font file
+    font_file: bytes
+    to_unicode: bytes
+
+    def encode(self, text: str) -> bytes:
+        return b"<" + bytes(self.codes[c] for c in text).hex().upper().encode() + b">"
+
+
+_fonts: dict[tuple[str, frozenset[str]], _StampFont] = {}
+_fonts_lock = threading.Lock()
+
+
+def _stamp_font(font_name: str, chars: frozenset[str]) -> _StampFont | None:
+    """The subset for ``chars`` (code 0 is .notdef); None if more than 255 characters."""
+    key = (font_name, chars)
+    cached = _fonts.get(key)
+    if cached is not None:
+        return cached
+    if len(chars) > 255:
+        return None
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, makeToUnicodeCMap
+
+    with _fonts_lock:
+        cached = _fonts.get(key)
+        if cached is not None:
+            return cached
+        face = pdfmetrics.getFont(font_name).face
+        ordered = sorted(chars)
+        subset = [0, *map(ord, ordered)]
+        seed = hashlib.sha256("".join(ordered).encode()).digest()
+        tag = "".join(chr(65 + b % 26) for b in seed[:6])
+        base = f"{tag}+{face.name.decode('latin-1')}"
+        program = face.makeSubset(subset)  # reportlab's subsetter; not thread-safe, hence the lock
+        widths = b" ".join(_num(face.getCharWidth(code)) for code in subset)
+        flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC
+        font = (
+            b"<< /Type /Font /Subtype /TrueType /BaseFont /%s /FirstChar 0 /LastChar %d "
+            b"/Widths [ %s ] /FontDescriptor %%d 0 R /ToUnicode %%d 0 R >>"
+            % (base.encode(), len(subset) - 1, widths)
+        )
+        descriptor = (
+            b"<< /Type /FontDescriptor /FontName /%s /Flags %d /FontBBox [ %s ] "
+            b"/ItalicAngle %s /Ascent %s /Descent %s /CapHeight %s /StemV %s "
+            b"/MissingWidth %s /FontFile2 %%d 0 R >>"
+            % (
+                base.encode(),
+                flags,
+                b" ".join(_num(v) for v in face.bbox),
+                _num(face.italicAngle),
+                _num(face.ascent),
+                _num(face.descent),
+                _num(face.capHeight),
+                _num(face.stemV),
+                _num(face.defaultWidth),
+            )
+        )
+        font_file = _stream(
+            b"/Filter /FlateDecode /Length1 %d" % len(program), zlib.compress(program, 9)
+        )
+        cmap = makeToUnicodeCMap(base, subset).encode("latin-1")
+        to_unicode = _stream(b"/Filter /FlateDecode", zlib.compress(cmap, 9))
+        made = _StampFont(
+            codes={c: i + 1 for i, c in enumerate(ordered)},
+            font=font,
+            descriptor=descriptor,
+            font_file=font_file,
+            to_unicode=to_unicode,
+        )
+        _fonts[key] = made
+        return made
+
+
+# ---------------------------------------------------------------------------
+# the CMS: pyHanko's attributes and signature, DER assembled around them
+# ---------------------------------------------------------------------------
+
+_OID_DATA = bytes.fromhex("06092A864886F70D010701")
+_OID_SIGNED_DATA = bytes.fromhex("06092A864886F70D010702")
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes((tag, n)) + body
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + body
+
+
+@dataclass(frozen=True)
+class _CmsTemplate:
+    """The constant DER of one signer's PAdES CMS; only the digest and values vary."""
+
+    attrs_head: bytes  # signed attributes (SET) up to the message digest's 32 bytes
+    attrs_tail: bytes
+    info_head: bytes  # SignerInfo: version, sid, digestAlgorithm
+    signature_algorithm: bytes
+    data_head: bytes  # SignedData: version, digestAlgorithms, encapContentInfo, certificates
+
+
+_templates: weakref.WeakKeyDictionary[Any, _CmsTemplate | None] = weakref.WeakKeyDictionary()
+_templates_lock = threading.Lock()
+
+
+async def _pades_attrs(signer: Any, digest: bytes, when: datetime) -> bytes:
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    attrs = await signer.signed_attrs(
+        digest,
+        "sha256",
+        attr_settings=PdfCMSSignedAttributes(signing_time=when),
+        use_pades=True,
+        timestamper=None,
+    )
+    return bytes(attrs.dump())
+
+
+def _build_template(signer: Any) -> _CmsTemplate | None:
+    """pyHanko's attributes for two digests and times: a template if only the digest differs."""
+    from asn1crypto import cms
+
+    if signer.signed_attr_prov_spec is not None:
+        return None  # custom attributes (maybe of the current time): pyHanko's business
+    if list(signer.attribute_certs or ()) or signer.signing_cert is None:
+        return None
+    one = hashlib.sha256(b"evservice PAdES template 1").digest()
+    two = hashlib.sha256(b"evservice PAdES template 2").digest()
+
+    async def both() -> tuple[bytes, bytes]:
+        first = await _pades_attrs(signer, one, datetime(2020, 1, 1, tzinfo=UTC))
+        second = await _pades_attrs(signer, two, datetime(2030, 6, 1, 12, tzinfo=UTC))
+        return first, second
+
+    first, second = asyncio.run(both())
+    parts = []
+    for attrs, digest in ((first, one), (second, two)):
+        needle = b"\x04\x20" + digest
+        if attrs.count(needle) != 1:
+            return None
+        head, tail = attrs.split(needle)
+        parts.append((head + b"\x04\x20", tail))
+    if parts[0] != parts[1]:
+        return None  # the attributes depend on more than the digest: leave it to pyHanko
+    info = signer.signer_info("sha256", cms.CMSAttributes.load(first), b"\x00")
+    certificates: list[bytes] = [signer.signing_cert.dump()]
+    for cert in signer.cert_registry or ():
+        if not signer.embed_roots and cert.self_signed != "no":
+            continue
+        der = cert.dump()
+        if der not in certificates:
+            certificates.append(der)
+    digest_algorithm = bytes(info["digest_algorithm"].dump())
+    template = _CmsTemplate(
+        attrs_head=parts[0][0],
+        attrs_tail=parts[0][1],
+        info_head=b"\x02\x01\x01" + bytes(info["sid"].dump()) + digest_algorithm,
+        signature_algorithm=bytes(info["signature_algorithm"].dump()),
+        data_head=(
+            b"\x02\x01\x01"
+            + _der(0x31, digest_algorithm)
+            + _der(0x30, _OID_DATA)
+            + _der(0xA0, b"".join(certificates))
+        ),
+    )
+    # Our SignerInfo must be pyHanko's, byte for byte.
+    if _signer_info(template, first, b"\x00", b"") != info.dump():
+        return None
+    return template
+
+
+def _template(document_signer: DocumentSigner) -> _CmsTemplate | None:
+    with _templates_lock:
+        if document_signer in _templates:
+            return _templates[document_signer]
+    try:
+        made = _build_template(document_signer.signer)
+    except Exception:  # an exotic signer: the pyHanko path reports its own errors
+        made = None
+    with _templates_lock:
+        _templates[document_signer] = made
+    return made
+
+
+def _signer_info(template: _CmsTemplate, attrs: bytes, signature: bytes, unsigned: bytes) -> bytes:
+    return _der(
+        0x30,
+        template.info_head
+        + b"\xa0"
+        + attrs[1:]  # [0] IMPLICIT SET OF Attribute
+        + template.signature_algorithm
+        + _der(0x04, signature)
+        + unsigned,
+    )
+
+
+def _cms(document_signer: DocumentSigner, template: _CmsTemplate, digest: bytes) -> bytes:
+    """The DER CMS SignedData over ``digest`` (the ByteRange's SHA-256)."""
+    from evservice.signing._keys import LoadedKeySigner
+
+    signer = document_signer.signer
+    attrs = template.attrs_head + digest + template.attrs_tail
+    timestamper = document_signer.timestamper
+    with document_signer._guard():
+        if isinstance(signer, LoadedKeySigner):
+            signature = signer.sign_raw(attrs, "sha256")
+        else:
+            signature = asyncio.run(signer.async_sign_raw(attrs, "sha256"))
+    unsigned = b""
+    if timestamper is not None or signer.unsigned_attr_prov_spec is not None:
+        unsigned = _unsigned(signer, attrs, signature, timestamper)
+    info = _signer_info(template, attrs, signature, unsigned)
+    signed_data = _der(0x30, template.data_head + _der(0x31, info))
+    return _der(0x30, _OID_SIGNED_DATA + _der(0xA0, signed_data))
+
+
+def _unsigned(signer: Any, attrs: bytes, signature: bytes, timestamper: Any) -> bytes:
+    """pyHanko's unsigned attributes (the signature time-stamp token for B-T), as [1]."""
+    from asn1crypto import cms
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    try:
+        found = asyncio.run(
+            signer.unsigned_attrs(
+                "sha256",
+                signature,
+                signed_attrs=cms.CMSAttributes.load(attrs),
+                timestamper=timestamper,
+            )
+        )
+    except TimestampRequestError as exc:
+        raise TimestampError(f"the time-stamp authority failed: {exc}") from exc
+    except Exception as exc:
+        if "timestamp" in type(exc).__name__.lower():
+            raise TimestampError(f"the time-stamp authority failed: {exc}") from exc
+        raise SigningError(f"PAdES signing failed: {type(exc).__name__}: {exc}") from exc
+    if not found:
+        return b""
+    return b"\xa1" + bytes(found.dump())[1:]
+
+
+# ---------------------------------------------------------------------------
+# the incremental update
+# ---------------------------------------------------------------------------
+
+
+class _Update:
+    """Objects appended after the original file, with their offsets."""
+
+    def __init__(self, original: bytes, next_number: int) -> None:
+        self.base = len(original)
+        self.parts: list[bytes] = [] if original.endswith(b"\n") else [b"\n"]
+        self.length = sum(len(p) for p in self.parts)
+        self.offsets: dict[int, int] = {}
+        self.next_number = next_number
+
+    def reserve(self) -> int:
+        number = self.next_number
+        self.next_number += 1
+        return number
+
+    def put(self, number: int, body: bytes) -> int:
+        """Write object ``number``; returns where its body starts in the update."""
+        self.offsets[number] = self.base + self.length
+        head = b"%d 0 obj\n" % number
+        self.parts.append(head + body + b"\nendobj\n")
+        start = self.length + len(head)
+        self.length += len(self.parts[-1])
+        return start
+
+    def finish(self, size: int, trailer: bytes) -> bytes:
+        numbers = sorted(self.offsets)
+        lines = [b"xref\n0 1\n0000000000 65535 f \n"]
+        run: list[int] = []
+        for number in [*numbers, -1]:
+            if run and number != run[-1] + 1:
+                lines.append(b"%d %d\n" % (run[0], len(run)))
+                lines.extend(b"%010d 00000 n \n" % self.offsets[n] for n in run)
+                run = []
+            run.append(number)
+        xref_at = self.base + self.length
+        end = b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (size, trailer, xref_at)
+        lines.append(end)
+        return b"".join(self.parts) + b"".join(lines)
+
+
+def _embedded_file(
+    update: _Update, data: bytes, filename: str, mime: str, relationship: str,
+    description: str | None, when: bytes,
+) -> int:  # fmt: skip
+    stream_number = update.reserve()
+    checksum = hashlib.md5(data, usedforsecurity=False).hexdigest().encode()
+    update.put(
+        stream_number,
+        _stream(
+            b"/Type /EmbeddedFile /Subtype %s /Filter /FlateDecode /Params << /Size %d "
+            b"/CheckSum <%s> /CreationDate %s /ModDate %s >>"
+            % (_name(mime), len(data), checksum, when, when),
+            zlib.compress(data, 6),
+        ),
+    )
+    spec = update.reserve()
+    name = _text(filename)
+    desc = b" /Desc " + _text(description) if description else b""
+    update.put(
+        spec,
+        b"<< /Type /Filespec /F %s /UF %s /EF << /F %d 0 R /UF %d 0 R >>%s /AFRelationship %s >>"
+        % (name, name, stream_number, stream_number, desc, _name(relationship.lstrip("/"))),
+    )
+    return spec
+
+
+def _appearance(
+    update: _Update, font_name: str, text: str, width: float, height: float
+) -> int | None:
+    """The stamp as a form XObject: frame and text, in a subset made for its characters."""
+    size, lines = stamp_layout(text, font_name, width, height)
+    font = _stamp_font(font_name, frozenset(text.replace("\n", "")) | frozenset("0123456789 "))
+    if font is None:
+        return None
+    ops = [
+        b"q 0.8 w %s RG 0.4 0.4 %s %s re S %s rg BT /EvsStamp %s Tf"
+        % (_STAMP_COLOR, _num(width - 0.8), _num(height - 0.8), _STAMP_COLOR, _num(size))
+    ]
+    y = height - _STAMP_MARGIN - size
+    for line in lines:
+        ops.append(b"1 0 0 1 %s %s Tm %s Tj" % (_num(_STAMP_MARGIN), _num(y), font.encode(line)))
+        y -= size * 1.25
+    ops.append(b"ET Q")
+    content = b"\n".join(ops)
+    numbers = [update.reserve() for _ in range(5)]
+    form, font_ref, descriptor, program, cmap = numbers
+    update.put(
+        form,
+        _stream(
+            b"/Type /XObject /Subtype /Form /BBox [ 0 0 %s %s ] /Resources << /Font << "
+            b"/EvsStamp %d 0 R >> /ProcSet [ /PDF /Text ] >>"
+            % (_num(width), _num(height), font_ref),
+            content,
+        ),
+    )
+    update.put(font_ref, font.font % (descriptor, cmap))
+    update.put(descriptor, font.descriptor % program)
+    update.put(program, font.font_file)
+    update.put(cmap, font.to_unicode)
+    return form
+
+
+def fast_sign_pdf(
+    pdf: bytes,
+    signer: DocumentSigner,
+    *,
+    when: datetime,
+    field_name: str = "Signature1",
+    page: int = 0,
+    rect: tuple[int, int, int, int] | None = None,
+    stamp_text: str | None = None,
+    stamp_font: str | None = None,
+    files: Sequence[FastAttachment] = (),
+    reason: str | None = None,
+    location: str | None = None,
+) -> bytes | None:
+    """PAdES-sign a PDF of our renderer in one appended revision; None if it is not one.
+
+    ``rect`` (x1, y1, x2, y2, PDF points) on ``page`` places the visible
+    ``stamp_text`` drawn in ``stamp_font`` (a registered reportlab TrueType
+    font); without ``rect`` the signature is invisible (a zero-size widget on
+    the first page, as pyHanko makes it). ``files`` are attached first, in the
+    same revision, so the signature covers them. ``when`` must be timezone-aware.
+    """
+    if signer.pades_level not in ("B-B", "B-T"):
+        return None
+    plain = _read_plain(pdf, page if rect is not None else 0)
+    if plain is None:
+        return None
+    template = _template(signer)
+    if template is None:
+        return None
+    names = [f[0] for f in files]
+    if len(set(names)) != len(names):
+        raise DocumentError(f"the PDF already embeds a file named {sorted(names)[0]!r}")
+
+    date = _date(when)
+    update = _Update(pdf, plain.size)
+    specs = sorted(
+        (
+            (name, _embedded_file(update, data, name, mime, rel, desc, date))
+            for name, mime, data, rel, desc in files
+        ),
+        key=lambda item: item[0],
+    )
+    appearance = None
+    if rect is not None and stamp_text is not None and stamp_font is not None:
+        x1, y1, x2, y2 = rect
+        appearance = _appearance(update, stamp_font, stamp_text, abs(x2 - x1), abs(y2 - y1))
+        if appearance is None:
+            return None
+    signature = update.reserve()
+    reserved = signer.bytes_reserved
+    extra = b""
+    if reason:
+        extra += b" /Reason " + _text(reason)
+    if location:
+        extra += b" /Location " + _text(location)
+    prefix = (
+        b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /M %s%s"
+        b" /ByteRange " % (date, extra)
+    )
+    body_at = update.put(
+        signature,
+        prefix + b" " * _BYTE_RANGE_WIDTH + b" /Contents <" + b"0" * reserved + b"> >>",
+    )
+    byte_range_at = update.base + body_at + len(prefix)
+    contents_at = byte_range_at + _BYTE_RANGE_WIDTH + len(b" /Contents ")
+
+    widget = update.reserve()
+    box = b"[ %d %d %d %d ]" % (rect if rect is not None else (0, 0, 0, 0))
+    ap = b" /AP << /N %d 0 R >>" % appearance if appearance is not None else b""
+    update.put(
+        widget,
+        b"<< /Type /Annot /Subtype /Widget /FT /Sig /T %s /F 132 /Rect %s /P %d 0 R /V %d 0 R%s >>"
+        % (_text(field_name), box, plain.page_number, signature, ap),
+    )
+    catalog = plain.catalog[:-2].rstrip() + (
+        b"\n/Version /1.7 /Extensions << /ESIC << /Type /DeveloperExtensions "
+        b"/BaseVersion /1.7 /ExtensionLevel 1 >> >>"
+        b"\n/AcroForm << /Fields [ %d 0 R ] /SigFlags 3 >>" % widget
+    )
+    if specs:
+        listed = b" ".join(_text(name) + b" %d 0 R" % ref for name, ref in specs)
+        refs = b" ".join(b"%d 0 R" % ref for _, ref in specs)
+        catalog += b"\n/Names << /EmbeddedFiles << /Names [ %s ] >> >>\n/AF [ %s ]" % (listed, refs)
+    update.put(plain.root, catalog + b"\n>>")
+    update.put(plain.page_number, plain.page[:-2].rstrip() + b"\n/Annots [ %d 0 R ]\n>>" % widget)
+
+    second_id = hashlib.md5(  # a new second /ID for the new revision (ISO 32000 14.4)
+        plain.first_id + date + b"".join(hashlib.sha256(f[2]).digest() for f in files),
+        usedforsecurity=False,
+    ).hexdigest()
+    info = b" /Info %d 0 R" % plain.info if plain.info is not None else b""
+    trailer = b"/Root %d 0 R%s /ID [ <%s> <%s> ] /Prev %d" % (
+        plain.root,
+        info,
+        plain.first_id,
+        second_id.encode(),
+        plain.startxref,
+    )
+    out = bytearray(pdf)
+    out += update.finish(update.next_number, trailer)
+
+    gap_end = contents_at + reserved + 2
+    byte_range = b"[0 %d %d %d]" % (contents_at, gap_end, len(out) - gap_end)
+    out[byte_range_at : byte_range_at + len(byte_range)] = byte_range
+    view = memoryview(out)
+    digest = hashlib.sha256(view[:contents_at])
+    digest.update(view[gap_end:])
+    try:
+        blob = _cms(signer, template, digest.digest())
+    except SigningError:
+        raise
+    except Exception as exc:  # the key or token failed; keep the cause chained
+        raise SigningError(f"PAdES signing failed: {type(exc).__name__}: {exc}") from exc
+    hex_blob = blob.hex().upper().encode()
+    if len(hex_blob) > reserved:
+        raise SigningError(
+            f"the CMS signature needs {len(hex_blob)} hex digits, only {reserved} are reserved"
+        )
+    view.release()
+    out[contents_at + 1 : contents_at + 1 + len(hex_blob)] = hex_blob
+    return bytes(out)
