@@ -20,7 +20,8 @@ append), 10,000 events per transaction, so its subtree table is exactly what
 appends produce. Its build time is printed too.
 
 Run:  .venv/bin/python bench/bench_audit.py [--appends 2000] [--writers 8]
-          [--proof-events 1000000] [--proofs 200] [--pg-url URL] [--no-pg] [--verify]
+          [--proof-events 1000000] [--proofs 200] [--proof-store sqlite|postgres]
+          [--pg-url URL] [--no-pg] [--verify] [--only-proofs]
 """
 
 from __future__ import annotations
@@ -273,6 +274,40 @@ def proof_figures(ctx: Any, events: int, proofs: int, verify: bool) -> None:
         print(f"verify_log, {events:,} events re-hashed: {v:.1f} s ({events / v:,.0f} events/s)")
 
 
+def appends(args: argparse.Namespace, ctx: Any, tmp: Path) -> None:
+    """The append figures: 1 writer on SQLite and PostgreSQL, N writers on PostgreSQL."""
+    from evservice.audit import verify_log
+    from evservice.store import get_engine, migrate
+
+    s_plain = plain_loop(ctx, args.appends)
+    s_audit = append_loop(ctx, args.appends)
+    print(
+        f"append, 1 writer, SQLite: {args.appends / s_audit:,.0f} appends/s "
+        f"(plain 1-row insert transaction: {args.appends / s_plain:,.0f}/s; "
+        f"ratio {s_plain / s_audit:.2f})"
+    )
+    if args.no_pg:
+        return
+    with pg_schema(args.pg_url) as pg:
+        ctx = make_ctx(pg, tmp / "data")
+        migrate(get_engine(pg))
+        p_plain = plain_loop(ctx, args.appends)
+        p_audit = append_loop(ctx, args.appends)
+        one = args.appends / p_audit
+        print(
+            f"append, 1 writer, PostgreSQL: {one:,.0f} appends/s "
+            f"(plain 1-row insert transaction: {args.appends / p_plain:,.0f}/s; "
+            f"ratio {p_plain / p_audit:.2f})"
+        )
+        many = concurrent_rate(pg, tmp / "data", args.writers, args.appends)
+        print(
+            f"append, {args.writers} writer processes, PostgreSQL: {many:,.0f} appends/s "
+            f"(ratio to 1 writer: {many / one:.2f})"
+        )
+        result = verify_log(ctx)
+        assert result.ok, result.summary()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--appends", type=int, default=2000)
@@ -283,6 +318,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--verify", action="store_true", help="also time verify_log on the big log")
+    parser.add_argument("--only-proofs", action="store_true", help="skip the append figures")
     args = parser.parse_args()
 
     from evservice.store import get_engine, migrate
@@ -293,33 +329,8 @@ def main() -> None:
         url = f"sqlite:///{tmp / 'one.db'}"
         ctx = make_ctx(url, tmp / "data")
         migrate(get_engine(url))
-        s_plain = plain_loop(ctx, args.appends)
-        s_audit = append_loop(ctx, args.appends)
-        print(
-            f"append, 1 writer, SQLite: {args.appends / s_audit:,.0f} appends/s "
-            f"(plain 1-row insert transaction: {args.appends / s_plain:,.0f}/s; "
-            f"ratio {s_plain / s_audit:.2f})"
-        )
-        if not args.no_pg:
-            with pg_schema(args.pg_url) as pg:
-                ctx = make_ctx(pg, tmp / "data")
-                migrate(get_engine(pg))
-                p_plain = plain_loop(ctx, args.appends)
-                p_audit = append_loop(ctx, args.appends)
-                one = args.appends / p_audit
-                print(
-                    f"append, 1 writer, PostgreSQL: {one:,.0f} appends/s "
-                    f"(plain 1-row insert transaction: {args.appends / p_plain:,.0f}/s; "
-                    f"ratio {p_plain / p_audit:.2f})"
-                )
-                many = concurrent_rate(pg, tmp / "data", args.writers, args.appends)
-                print(
-                    f"append, {args.writers} writer processes, PostgreSQL: {many:,.0f} appends/s "
-                    f"(ratio to 1 writer: {many / one:.2f})"
-                )
-                from evservice.audit import verify_log
-
-                assert verify_log(ctx).ok
+        if not args.only_proofs:
+            appends(args, ctx, tmp)
         if args.proof_store == "postgres" and not args.no_pg:
             with pg_schema(args.pg_url) as pg:
                 ctx = make_ctx(pg, tmp / "data")
@@ -336,6 +347,7 @@ def main() -> None:
             f"--proof-store {args.proof_store}"
             + (" --no-pg" if args.no_pg else "")
             + (" --verify" if args.verify else "")
+            + (" --only-proofs" if args.only_proofs else "")
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
