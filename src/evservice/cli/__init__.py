@@ -27,6 +27,7 @@ app = typer.Typer(
 # ``register(app)`` (top-level commands). Keep sorted by module.
 _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_audit", "audit", None),
+    ("_batch", None, None),
     ("_contract", "contract", "contracts"),
     ("_init", None, None),
     ("_invoice", "invoice", "invoices"),
