@@ -35,11 +35,13 @@ what the outbox holds. The result is a :class:`BatchSummary`, also written as
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.context
 import os
 import time
 from collections import Counter
@@ -168,7 +170,7 @@ class BatchOptions:
     attached) and SMS in the outbox and sends them at the end with ``channel``
     (default: from the settings); ``notify_anomalies`` queues a notice to
     customers whose invoice is flagged. ``report_dir`` defaults to
-    ``data_dir/batch/<period>``.
+    ``data_dir/reports/<period>``.
     """
 
     series: str | None = None
@@ -1015,11 +1017,8 @@ class _Collector:
             raise BatchError(f"the batch stopped at {result.error}; run it again to resume")
 
 
-def _run_inline(
-    ctx: Context, params: _Params, chunks: Iterable[tuple[Row, ...]], collect: _Collector
-) -> None:
-    for rows in chunks:
-        collect(_process(ctx, params, rows))
+#: Runs the chunks of pass 2, handing each result to the collector.
+_Execute = Callable[[Iterable[tuple[Row, ...]], "_Collector"], None]
 
 
 def _clock_at(ctx: Context) -> datetime | None:
@@ -1027,52 +1026,86 @@ def _clock_at(ctx: Context) -> datetime | None:
     return None if isinstance(ctx.clock, SystemClock) else ctx.clock.now()
 
 
-def _run_pool(
-    ctx: Context,
-    params: _Params,
-    chunks: Iterable[tuple[Row, ...]],
-    collect: _Collector,
-    workers: int,
-) -> None:
-    """Chunks on a local pool of ``workers`` spawned processes, ``2 x workers`` in flight.
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that imported the batch once (else spawned).
 
-    Spawned, not forked: a fork would copy the parent's open store connections.
+    Never forked from this process, which may hold open store connections and
+    threads. The fork server pays the imports (a few seconds) once per run
+    instead of once per worker.
     """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
+
+
+def _started() -> None:
+    """A no-op task: submitting it starts a worker (which warms up) while rows are checked."""
+
+
+@contextlib.contextmanager
+def _executor(
+    ctx: Context, params: _Params, options: BatchOptions, workers: int
+) -> Iterator[_Execute]:
+    """The engine for pass 2, started before pass 1 so that workers warm up meanwhile."""
+    if options.engine == "dask":
+        with _dask_client(options.scheduler or "") as client:
+            yield lambda chunks, collect: _run_dask(ctx, params, chunks, collect, client)
+        return
+    if workers == 0:
+        yield lambda chunks, collect: _run_inline(ctx, params, chunks, collect)
+        return
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_pool_context(),
         initializer=_warm_worker,
         initargs=(ctx.settings,),
     )
-    pending: set[Future[_ChunkResult]] = set()
     try:
-        for rows in chunks:
-            if len(pending) >= 2 * workers:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    collect(future.result())
-            job = _Job(ctx.settings, _clock_at(ctx), params, rows)
-            pending.add(pool.submit(issue_chunk, job))
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                collect(future.result())
+        for _ in range(workers):
+            pool.submit(_started)
+        yield lambda chunks, collect: _run_pool(ctx, params, chunks, collect, pool, workers)
     except BrokenProcessPool as exc:
         raise BatchError(f"a worker process died ({exc}); run the batch again to resume") from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(
+def _run_inline(
+    ctx: Context, params: _Params, chunks: Iterable[tuple[Row, ...]], collect: _Collector
+) -> None:
+    for rows in chunks:
+        collect(_process(ctx, params, rows))
+
+
+def _run_pool(
     ctx: Context,
     params: _Params,
     chunks: Iterable[tuple[Row, ...]],
     collect: _Collector,
-    scheduler: str,
+    pool: ProcessPoolExecutor,
+    workers: int,
 ) -> None:
-    """Chunks on a Dask cluster, twice as many in flight as it has worker threads."""
+    """Chunks on the local pool, ``2 x workers`` in flight."""
+    pending: set[Future[_ChunkResult]] = set()
+    for rows in chunks:
+        if len(pending) >= 2 * workers:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                collect(future.result())
+        job = _Job(ctx.settings, _clock_at(ctx), params, rows)
+        pending.add(pool.submit(issue_chunk, job))
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            collect(future.result())
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str) -> Iterator[Any]:
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError as exc:
         raise ConfigurationError("the Dask engine needs the 'dask' extra: evservice[dask]") from exc
     try:
@@ -1080,18 +1113,31 @@ def _run_dask(
     except (OSError, TimeoutError) as exc:
         raise BatchError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     with client:
-        limit = max(2, 2 * sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
-        running = as_completed()  # type: ignore[no-untyped-call]
-        in_flight = 0
-        for rows in chunks:
-            if in_flight >= limit:
-                collect(next(running).result())
-                in_flight -= 1
-            job = _Job(ctx.settings, _clock_at(ctx), params, rows)
-            running.add(client.submit(issue_chunk, job, pure=False))  # type: ignore[no-untyped-call]
-            in_flight += 1
-        for future in running:
-            collect(future.result())
+        yield client
+
+
+def _run_dask(
+    ctx: Context,
+    params: _Params,
+    chunks: Iterable[tuple[Row, ...]],
+    collect: _Collector,
+    client: Any,
+) -> None:
+    """Chunks on a Dask cluster, twice as many in flight as it has worker threads."""
+    from distributed import as_completed
+
+    limit = max(2, 2 * sum(client.nthreads().values()))
+    running = as_completed()  # type: ignore[no-untyped-call]
+    in_flight = 0
+    for rows in chunks:
+        if in_flight >= limit:
+            collect(next(running).result())
+            in_flight -= 1
+        job = _Job(ctx.settings, _clock_at(ctx), params, rows)
+        running.add(client.submit(issue_chunk, job, pure=False))  # type: ignore[no-untyped-call]
+        in_flight += 1
+    for future in running:
+        collect(future.result())
 
 
 def _dispatch_all(ctx: Context, channel: Channel | None) -> Counter[str]:
@@ -1143,7 +1189,7 @@ def run_batch(
     if options.engine == "dask" and not options.scheduler:
         raise ValidationError("scheduler", "the dask engine needs the scheduler's address")
     params = _params(ctx, period, options)
-    report_dir = (options.report_dir or ctx.data_dir / "batch" / str(period)).resolve()
+    report_dir = (options.report_dir or ctx.data_dir / "reports" / str(period)).resolve()
 
     from evservice.signing import load_signer
 
@@ -1153,15 +1199,10 @@ def run_batch(
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     log = _RejectionLog(report_dir / "rejected.csv", options.listed)
     try:
-        rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
-        collect = _Collector(log, valid, options)
-        chunks = _chunks(path, params, skip, options.chunk_size)
-        if options.engine == "dask":
-            _run_dask(ctx, params, chunks, collect, options.scheduler or "")
-        elif workers == 0:
-            _run_inline(ctx, params, chunks, collect)
-        else:
-            _run_pool(ctx, params, chunks, collect, workers)
+        with _executor(ctx, params, options, workers) as execute:
+            rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
+            collect = _Collector(log, valid, options)
+            execute(_chunks(path, params, skip, options.chunk_size), collect)
     finally:
         log.close()
     deliveries = Counter(collect.tally.deliveries)
