@@ -24,6 +24,7 @@ from evservice.config import Settings
 from evservice.delivery import MemoryChannel, dispatch, list_outbox
 from evservice.errors import ConfigurationError, ValidationError
 from evservice.invoices import IssuedInvoice, list_invoices
+from evservice.invoices import _batch as batch_module
 from evservice.invoices._batch import BatchOptions, BatchSummary, batch_reference, run_batch
 from evservice.invoices._demo_data import COLUMNS
 
@@ -455,3 +456,35 @@ def test_public_surface() -> None:
     assert evservice.batch.run_batch is run_batch
     with pytest.raises(AttributeError):
         _ = evservice.batch.no_such_name
+
+
+class _Crash(Exception):
+    """Stands for the process dying between numbering an invoice and writing its files."""
+
+
+def test_documents_a_crash_left_unwritten_are_completed_first(
+    sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "in.csv", good_rows(5))
+    real = batch_module.ensure_documents
+    calls = 0
+
+    def dies_on_the_third(issued: IssuedInvoice, *, ctx: Context | None = None) -> IssuedInvoice:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise _Crash
+        return real(issued, ctx=ctx)
+
+    monkeypatch.setattr(batch_module, "ensure_documents", dies_on_the_third)
+    with pytest.raises(_Crash):
+        run(sqlite_bctx, path)
+    monkeypatch.setattr(batch_module, "ensure_documents", real)
+    pending = [i for i in issued_invoices(sqlite_bctx) if not i.has_documents]
+    assert [i.number for i in pending] == [3]
+
+    summary = run(sqlite_bctx, path)
+    assert (summary.completed_pending, summary.already_issued, summary.issued) == (1, 3, 2)
+    invoices = issued_invoices(sqlite_bctx)
+    assert_gapless(invoices)
+    assert all(i.has_documents for i in invoices)
