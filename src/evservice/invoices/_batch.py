@@ -165,12 +165,17 @@ class BatchOptions:
     issue year; ``issue_date`` to today in Vietnam (by the context's clock);
     ``seller`` to the ``EVSERVICE_SELLER_*`` settings. ``workers`` is the size of
     the local process pool (default: the CPU count; 0 issues in the calling
-    process). ``engine="dask"`` sends the chunks to the Dask scheduler at
-    ``scheduler`` instead. ``deliver`` queues each invoice's e-mail (PDF and XML
-    attached) and SMS in the outbox and sends them at the end with ``channel``
-    (default: from the settings); ``notify_anomalies`` queues a notice to
-    customers whose invoice is flagged. ``report_dir`` defaults to
-    ``data_dir/reports/<period>``.
+    process). A script that starts workers must guard its entry point with
+    ``if __name__ == "__main__":``, as the workers import the main module.
+    ``engine="dask"`` sends the chunks to the Dask scheduler at ``scheduler``
+    instead. ``chunk_size`` is the most rows a worker gets at once (small files
+    use fewer: about ten chunks per worker). ``deliver`` queues each invoice's
+    e-mail (PDF and XML attached) and SMS in the outbox and sends them at the
+    end with ``channel`` (default: from the settings); ``notify_anomalies``
+    queues a notice to customers whose invoice is flagged. ``report_dir``
+    defaults to ``data_dir/reports/<period>``. ``progress`` is called as rows
+    are checked and issued; ``listed`` caps the anomalies and rejections the
+    summary lists (its counts are complete).
     """
 
     series: str | None = None
@@ -974,6 +979,15 @@ def _validate(
     return rows, valid, rejected
 
 
+def _chunk_size(largest: int, rows: int, workers: int) -> int:
+    """At most ``largest`` rows, fewer for a small file: about ten chunks per worker.
+
+    Small chunks keep every worker busy to the end and the progress bar moving;
+    a chunk costs a few queries, so large files use the largest.
+    """
+    return max(1, min(largest, -(-rows // (10 * max(workers, 1)))))
+
+
 def _chunks(path: Path, params: _Params, skip: set[int], size: int) -> Iterator[tuple[Row, ...]]:
     """Pass 2: the valid rows again, ``size`` at a time."""
     chunk: list[Row] = []
@@ -1202,7 +1216,10 @@ def run_batch(
         with _executor(ctx, params, options, workers) as execute:
             rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
             collect = _Collector(log, valid, options)
-            execute(_chunks(path, params, skip, options.chunk_size), collect)
+            if options.progress is not None:
+                options.progress("issue", 0, valid)
+            size = _chunk_size(options.chunk_size, valid, workers)
+            execute(_chunks(path, params, skip, size), collect)
     finally:
         log.close()
     deliveries = Counter(collect.tally.deliveries)
