@@ -43,9 +43,11 @@ import json
 import multiprocessing
 import multiprocessing.context
 import os
+import sqlite3
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSet, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -950,6 +952,55 @@ class _RejectionLog:
         self._handle.close()
 
 
+class _SeenKeys(MutableSet[tuple[str, str]]):
+    """The (customer, meter or plan) keys of a file, in a temporary SQLite file.
+
+    A set in memory costs about 200 bytes a row (gigabytes for a national
+    file); this keeps the batch's memory flat for any number of rows.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._dir = tempfile.TemporaryDirectory(prefix=".keys-", dir=directory)
+        self._db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8192"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE k (c TEXT, i TEXT, PRIMARY KEY (c, i)) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+        self._count = 0
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        found = self._db.execute("SELECT 1 FROM k WHERE c = ? AND i = ?", key).fetchone()
+        return found is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        yield from self._db.execute("SELECT c, i FROM k")
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, value: tuple[str, str]) -> None:
+        self._count += self._db.execute("INSERT OR IGNORE INTO k VALUES (?, ?)", value).rowcount
+
+    def discard(self, value: tuple[str, str]) -> None:
+        self._count -= self._db.execute("DELETE FROM k WHERE c = ? AND i = ?", value).rowcount
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _read(path: Path, params: _Params, scratch: Path) -> Iterator[Row | Rejection]:
+    """The rows of the input, duplicates found with keys kept on disk in ``scratch``."""
+    seen = _SeenKeys(scratch)
+    try:
+        yield from read_batch_csv(path, params.period, seen=seen)
+    finally:
+        seen.close()
+
+
 def _validate(
     path: Path,
     params: _Params,
@@ -960,7 +1011,7 @@ def _validate(
     """Pass 1: (rows, valid rows, numbers of rows rejected after parsing)."""
     rows = valid = 0
     rejected: set[int] = set()
-    for item in read_batch_csv(path, params.period):
+    for item in _read(path, params, log.path.parent):
         rows += 1
         if isinstance(item, Rejection):
             log.add(item)
@@ -988,10 +1039,12 @@ def _chunk_size(largest: int, rows: int, workers: int) -> int:
     return max(1, min(largest, -(-rows // (10 * max(workers, 1)))))
 
 
-def _chunks(path: Path, params: _Params, skip: set[int], size: int) -> Iterator[tuple[Row, ...]]:
+def _chunks(
+    path: Path, params: _Params, skip: set[int], size: int, scratch: Path
+) -> Iterator[tuple[Row, ...]]:
     """Pass 2: the valid rows again, ``size`` at a time."""
     chunk: list[Row] = []
-    for item in read_batch_csv(path, params.period):
+    for item in _read(path, params, scratch):
         if isinstance(item, Rejection) or item.row_number in skip:
             continue
         chunk.append(item)
@@ -1219,7 +1272,7 @@ def run_batch(
             if options.progress is not None:
                 options.progress("issue", 0, valid)
             size = _chunk_size(options.chunk_size, valid, workers)
-            execute(_chunks(path, params, skip, size), collect)
+            execute(_chunks(path, params, skip, size, report_dir), collect)
     finally:
         log.close()
     deliveries = Counter(collect.tally.deliveries)

@@ -39,7 +39,7 @@ import calendar
 import csv
 import enum
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableSet
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -149,8 +149,8 @@ class MeterRow(_Customer):
         register = Decimal(10) ** self.meter_digits
         if self.rolled_over and self.kwh > register * _MAX_ROLLOVER_SHARE:
             raise ValidationError(
-                    "current_index", "is below previous_index and too far for a roll-over"
-                )
+                "current_index", "is below previous_index and too far for a roll-over"
+            )
         return self
 
     @property
@@ -254,19 +254,25 @@ def _row(number: int, data: dict[str, Any], period: BatchPeriod) -> MeterRow | S
 
 
 def read_batch_csv(
-    source: Path | str | io.TextIOBase, period: BatchPeriod
+    source: Path | str | io.TextIOBase,
+    period: BatchPeriod,
+    *,
+    seen: MutableSet[tuple[str, str]] | None = None,
 ) -> Iterator[MeterRow | SubscriptionRow | Rejection]:
     """Yield each data row (numbered from 2, the header being row 1) validated or rejected.
 
     Rows are streamed, so a file of millions of rows is never held in memory. A
-    (customer, meter or plan) seen twice in the file is rejected the second time.
+    (customer, meter or plan) seen twice in the file is rejected the second time;
+    the keys seen go to ``seen`` (default: a set in memory, about 200 bytes a
+    row; the batch passes a store on disk so that its memory stays flat).
     """
     handle: Any
     if isinstance(source, Path | str):
         handle = open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
     else:
         handle = source
-    seen: set[tuple[str, str]] = set()
+    if seen is None:
+        seen = set()
     try:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "customer_id" not in reader.fieldnames:
