@@ -28,6 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError, PaymentCodeError
+from evservice.invoices import _pdf, render_invoice_pdf
 from evservice.payments import PayeeAccount, make_qr, vietqr_for_invoice
 from evservice.payments._draw import qr_matrix
 from evservice.signing import DocumentSigner, load_signer, signer_from_files
@@ -35,7 +36,7 @@ from evservice.signing._fastpades import fast_sign_pdf
 from evservice.signing._pades import _sign_with_pyhanko
 from evservice.signing._trust import to_asn1
 
-from .conftest import P12_PASSWORD, InvoiceDocs, TestPKI
+from .conftest import P12_PASSWORD, InvoiceDocs, TestPKI, make_invoice
 from .test_pdf_signing import pdfsig
 
 WHEN = datetime(2026, 10, 31, 3, 0, tzinfo=UTC)
@@ -465,3 +466,49 @@ def test_the_fast_qr_matrix_of_real_vietqr_payloads() -> None:
     with pytest.raises(PaymentCodeError) as info:
         qr_matrix("0" * 8000)
     assert info.value.field == "payload"
+
+
+# -- the invoice PDF's font subsets (evservice.invoices._pdf), made once per process.
+
+
+def _font_programs(pdf: bytes) -> list[bytes]:
+    reader = PdfFileReader(BytesIO(pdf))
+    fonts = reader.root["/Pages"]["/Kids"][0].get_object()["/Resources"]["/Font"]
+    return [
+        fonts[name].get_object()["/FontDescriptor"]["/FontFile2"].get_object().data
+        for name in sorted(fonts)
+    ]
+
+
+def test_cached_font_objects_are_reportlabs_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    invoice = make_invoice()
+    cached = render_invoice_pdf(invoice, qr_payload="00020101021238").pdf
+    monkeypatch.setattr(_pdf, "_CACHE_FONT_OBJECTS", False)
+    stock = render_invoice_pdf(invoice, qr_payload="00020101021238").pdf
+    assert cached == stock
+
+
+def test_different_customers_share_the_font_subsets_and_odd_letters_still_print() -> None:
+    first = make_invoice(1)
+    second_draft = make_invoice(2).draft.model_copy(
+        update={
+            "buyer": make_invoice(2).draft.buyer.model_copy(
+                update={"person_name": "Ỹ Ửng Ặc Øster Ωmega"}  # Ø and Ω are not in the primer
+            )
+        }
+    )
+    second = make_invoice(2).model_copy(update={"draft": second_draft})
+    one = render_invoice_pdf(first).pdf
+    two = render_invoice_pdf(second).pdf
+    shared = set(_font_programs(one)) & set(_font_programs(two))
+    assert len(shared) >= 2  # bold and italic identical; regular grew by Ø and Ω
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=two, capture_output=True, check=True
+    ).stdout.decode()
+    assert "Ỹ Ửng Ặc Øster Ωmega" in text
+    assert (
+        "Nguyễn Thị Ánh Tuyết"
+        in subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"], input=one, capture_output=True, check=True
+        ).stdout.decode()
+    )
