@@ -204,7 +204,8 @@ class BatchSummary:
     ``issued`` counts invoices numbered by this run, ``already_issued`` those a
     previous run had issued for rows of this file; the totals cover both (the
     whole period of this file). ``anomalies``/``rejections`` list the first
-    ``BatchOptions.listed`` of each; the counts are complete.
+    ``BatchOptions.listed`` of each; the counts are complete. ``workers`` is the
+    local pool's size, or the Dask cluster's worker threads.
     """
 
     period: str
@@ -1064,6 +1065,7 @@ class _Collector:
         self.anomalies: list[Anomaly] = []
         self.done = 0
         self.late_rejections = 0
+        self.workers: int | None = None  # what the engine really used, when it says
         self._log = log
         self._total = total
         self._options = options
@@ -1193,7 +1195,8 @@ def _run_dask(
     """Chunks on a Dask cluster, twice as many in flight as it has worker threads."""
     from distributed import as_completed
 
-    limit = max(2, 2 * sum(client.nthreads().values()))
+    collect.workers = sum(client.nthreads().values())
+    limit = max(2, 2 * collect.workers)
     running = as_completed()  # type: ignore[no-untyped-call]
     in_flight = 0
     for rows in chunks:
@@ -1321,7 +1324,7 @@ def _summary(
         template=params.template,
         issue_date=params.issue_date,
         engine=options.engine,
-        workers=workers,
+        workers=workers if collect.workers is None else collect.workers,
         rows=rows,
         valid=valid - collect.late_rejections,
         issued=tally.issued,
