@@ -1,0 +1,719 @@
+"""The monthly batch's signed-invoice pipeline: throughput, baselines, memory and scaling.
+
+Per invoice, as the batch does it: a demo CSV row (``write_demo_csv``) is
+priced (``price_reading`` for meters, ``bill_subscription`` for internet
+plans) into a draft, numbered and stored with its ``invoice.issued`` audit
+event (``record_invoice``), then ``ensure_documents``: tax-authority XML,
+XMLDSig, the A4 PDF with its VietQR code, PAdES with the signed XML attached,
+both files written atomically (fsync) and the ``invoice.signed`` event, on a
+temporary SQLite store with the development key.
+
+Figures printed (all from this run, on this machine):
+
+1. ``--invoices`` invoices through worker processes (``--workers``, each with
+   its own Context, fonts and key loaded once, warmed up before the clock
+   starts): wall-clock invoices/s, invoices/s per worker, and CPU ms per
+   invoice summed over the workers (the per-core rate when nothing waits on
+   the disk: 1000 / CPU ms);
+2. where one invoice's time goes, stage by stage, in one process;
+3. the same pipeline in one process against two baselines, on ``--baseline``
+   rows each: (a) the obvious build -- reportlab platypus layout, a ``qrcode``
+   PNG, stock pyHanko signing with an RSA key loaded from PKCS#12 per call
+   (``SimpleSigner.load_pkcs12`` + ``signers.sign_pdf``); (b) WeasyPrint
+   HTML -> PDF, then the same stock pyHanko signing. Both store and audit
+   exactly as ours does, so the ratios compare whole pipelines; the document
+   part alone is compared too;
+4. peak RSS per worker at ``--invoices`` and, with ``--memory N``, for one
+   worker over N invoices, with RSS at 10 % and at the end (flat = no growth);
+5. scaling: invoices/s with each worker count against one worker.
+
+Needs the ``bench`` extra for the baselines: ``pip install -e '.[bench]'``.
+
+Run:  .venv/bin/python bench/bench_batch.py --invoices 2000 [--memory 20000] [--workers 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from evservice import audit
+from evservice._context import Context
+from evservice._files import write_atomically
+from evservice.clock import ManualClock
+from evservice.config import Settings
+from evservice.invoices import (
+    Buyer,
+    Invoice,
+    InvoiceDraft,
+    IssuedInvoice,
+    bill_subscription,
+    ensure_documents,
+    invoice_to_xml,
+    load_tariffs,
+    price_reading,
+    record_invoice,
+    render_documents,
+    render_invoice_pdf,
+)
+from evservice.invoices._batch_input import (
+    BatchPeriod,
+    MeterRow,
+    Rejection,
+    SubscriptionRow,
+    read_batch_csv,
+)
+from evservice.invoices._demo_data import write_demo_csv
+from evservice.invoices._issue import _payment_lines, _relative_paths, payment_code
+from evservice.invoices._tables import InvoiceRow
+from evservice.money import format_vnd
+from evservice.signing import load_signer
+from evservice.store import transaction
+from evservice.vn import amount_in_words
+
+COMMAND = ".venv/bin/python bench/bench_batch.py"
+PERIOD = BatchPeriod(2026, 10)
+ISSUE_DATE = date(2026, 11, 1)
+NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+PASSWORD = b"bench"
+SELLER = {
+    "name": "Tổng công ty Điện lực TP Hà Nội - Công ty Điện lực Hoàn Kiếm",
+    "tax_code": "0100101114",
+    "address": "Số 69 Đinh Tiên Hoàng, phường Hoàn Kiếm, Hà Nội",
+    "phone": "19001288",
+    "bank_account": "0011001234567",
+    "bank_name": "Vietcombank",
+}
+Row = MeterRow | SubscriptionRow
+
+
+# -- the invoice of one row -------------------------------------------------------------
+
+
+def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url or f"sqlite:///{data_dir / 'store.db'}",
+        payee_bank_bin="970436",
+        payee_account="0011001234567",
+        payee_name="TONG CONG TY DIEN LUC TP HA NOI",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+_TARIFFS: dict[str, Any] = {}
+
+
+def _draft(row: Row) -> InvoiceDraft:
+    """Price ``row`` and make its draft (meters by tier, subscriptions by the day)."""
+    tariffs = _TARIFFS.get("book")
+    if tariffs is None:
+        tariffs = _TARIFFS["book"] = load_tariffs(None)
+    buyer: dict[str, Any] = {"address": row.address, "customer_code": row.customer_id}
+    if row.tax_code:
+        buyer |= {"name": row.name, "tax_code": row.tax_code}
+    else:
+        buyer["person_name"] = row.name
+    if isinstance(row, MeterRow):
+        reading = {
+            "meter_id": row.meter_id,
+            "period_start": row.period_start,
+            "period_end": row.period_end,
+            "kwh": row.kwh,
+            "households": row.households,
+        }
+        lines = list(price_reading(reading, tariff_code=row.tariff_code, tariffs=tariffs).lines)
+        key = f"meter:{row.meter_id}"
+    else:
+        plan = {
+            "code": row.plan_code,
+            "name": row.plan_name,
+            "monthly_fee": row.monthly_fee,
+            "vat_rate": row.vat_rate,
+        }
+        lines = [bill_subscription(plan, row.period_start, row.period_end)]
+        key = f"plan:{row.plan_code}"
+    return InvoiceDraft.model_validate(
+        {
+            "series": "C26TAA",
+            "issue_date": ISSUE_DATE,
+            "seller": SELLER,
+            "buyer": Buyer.model_validate(buyer),
+            "lines": lines,
+            "reference": f"bench:{PERIOD}:{row.customer_id}:{key}",
+        }
+    )
+
+
+def _record(draft: InvoiceDraft, ctx: Context) -> IssuedInvoice:
+    return record_invoice(draft, ctx=ctx)
+
+
+def _rows(path: Path, count: int, seed: int) -> list[Row]:
+    write_demo_csv(path, customers=count, period=PERIOD, seed=seed)
+    return [r for r in read_batch_csv(path, PERIOD) if not isinstance(r, Rejection)]
+
+
+def _store(issued: IssuedInvoice, xml: bytes, pdf: bytes, ctx: Context) -> None:
+    """What ``ensure_documents`` does after rendering: files, row and audit event."""
+    xml_rel, pdf_rel = _relative_paths(issued.invoice)
+    with transaction(ctx.engine) as session:
+        row = session.get_one(InvoiceRow, issued.row_id, with_for_update=True)
+        write_atomically(ctx.data_dir / xml_rel, xml)
+        write_atomically(ctx.data_dir / pdf_rel, pdf)
+        row.xml_path, row.pdf_path = str(xml_rel), str(pdf_rel)
+        row.xml_sha256 = hashlib.sha256(xml).hexdigest()
+        row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            type="invoice.signed",
+            subject=row.id,
+            actor="system",
+            at=ctx.clock.now(),
+            data={
+                "invoice": issued.label,
+                "xml_sha256": row.xml_sha256,
+                "pdf_sha256": row.pdf_sha256,
+            },
+        )
+
+
+# -- workers ----------------------------------------------------------------------------
+
+_WORKER: dict[str, Context] = {}
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _warm(ctx: Context) -> None:
+    """Load what a worker keeps: fonts, key, tariffs, layouts (one throw-away document)."""
+    rows = _WORKER_WARM_ROWS
+    draft = _draft(rows[0])
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        draft=draft,
+        number=1,
+        lookup_code="ABCD2345EFGH",
+        issued_at=NOW,
+    )
+    render_documents(invoice, ctx)
+
+
+_WORKER_WARM_ROWS: list[Row] = []
+
+
+def _init_worker(data_dir: str, database_url: str | None, warm_rows: list[Row]) -> None:
+    _WORKER_WARM_ROWS[:] = warm_rows
+    ctx = Context(settings=_settings(Path(data_dir), database_url), clock=ManualClock(NOW))
+    _ = ctx.engine
+    _warm(ctx)
+    _WORKER["ctx"] = ctx
+
+
+def _ping(_: int) -> int:
+    time.sleep(0.05)  # long enough that every worker takes one: all are initialised
+    return os.getpid()
+
+
+def _issue(row: Row) -> tuple[int, float, int]:
+    """One invoice end to end; returns (pid, CPU seconds, RSS kB)."""
+    ctx = _WORKER["ctx"]
+    start = time.process_time()
+    issued = record_invoice(_draft(row), ctx=ctx)
+    ensure_documents(issued, ctx=ctx)
+    return os.getpid(), time.process_time() - start, _rss_kb()
+
+
+@dataclass
+class RunResult:
+    workers: int
+    invoices: int
+    wall: float
+    cpu: float
+    peak_rss_kb: dict[int, int]
+    rss_at_10: dict[int, int]
+    rss_at_end: dict[int, int]
+
+    @property
+    def rate(self) -> float:
+        return self.invoices / self.wall
+
+
+def _run(
+    rows: Sequence[Row], workers: int, base: Path, label: str, postgres: str | None = None
+) -> RunResult:
+    data_dir = base / label
+    data_dir.mkdir(parents=True)
+    with _database(postgres, label) as url:
+        # Migrated once here, not by each worker.
+        Context(settings=_settings(data_dir, url), clock=ManualClock(NOW)).engine.dispose()
+        return _pool_run(rows, workers, data_dir, url)
+
+
+@contextlib.contextmanager
+def _database(admin_url: str | None, label: str) -> Iterator[str | None]:
+    """None (SQLite in the data folder), or a fresh PostgreSQL database dropped afterwards."""
+    if admin_url is None:
+        yield None
+        return
+    import sqlalchemy as sa
+
+    from evservice.store import _engine
+
+    name = f"evs_bench_{label}_{os.getpid()}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        for key in [k for k in _engine._engines if k[1] == url]:
+            _engine._engines.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _pool_run(rows: Sequence[Row], workers: int, data_dir: Path, url: str | None) -> RunResult:
+    context = mp.get_context("forkserver")
+    init = (str(data_dir), url, list(rows[:1]))
+    with context.Pool(workers, initializer=_init_worker, initargs=init) as pool:
+        pool.map(_ping, range(workers * 4), chunksize=1)
+        cpu = 0.0
+        peak: dict[int, int] = {}
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        tenth = max(1, len(rows) // 10)
+        start = time.perf_counter()
+        for done, (pid, spent, rss) in enumerate(pool.imap_unordered(_issue, rows, chunksize=8), 1):
+            cpu += spent
+            peak[pid] = max(peak.get(pid, 0), rss)
+            if done <= tenth:
+                first[pid] = rss
+            last[pid] = rss
+        wall = time.perf_counter() - start
+    return RunResult(workers, len(rows), wall, cpu, peak, first, last)
+
+
+# -- stages in one process --------------------------------------------------------------
+
+
+def _stages(rows: Sequence[Row], base: Path) -> dict[str, float]:
+    """Median ms per stage over ``rows``, in this process (after a warm-up invoice)."""
+    data_dir = base / "stages"
+    ctx = Context(settings=_settings(data_dir), clock=ManualClock(NOW))
+    signer = load_signer(ctx.settings)
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        times.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
+        return out
+
+    for index, row in enumerate(rows):
+        draft = timed("price + draft", lambda row=row: _draft(row))
+        issued = timed(
+            "record_invoice (number, row, audit)", lambda d=draft: record_invoice(d, ctx=ctx)
+        )
+        invoice = issued.invoice
+        xml = timed("XML", lambda i=invoice: invoice_to_xml(i))
+        signed = timed("XMLDSig", lambda x=xml: signer.sign_xml(x, signing_time=NOW))
+        code = payment_code(invoice, ctx)
+        assert code is not None
+        payload = code.payload()
+        lines = _payment_lines(code, invoice, ctx)
+        rendered = timed(
+            "PDF render (with QR)",
+            lambda i=invoice, p=payload, q=lines: render_invoice_pdf(i, qr_payload=p, qr_lines=q),
+        )
+        pdf = timed(
+            "PAdES",
+            lambda r=rendered, s=signed, i=invoice: signer.sign_pdf(
+                r.pdf, signing_time=NOW, box=r.signature_box, embedded_xml=s,
+                xml_filename=f"{i.label}.xml", reason=f"Hóa đơn {i.label}",
+            ),
+        )  # fmt: skip
+        timed(
+            "store (2 fsynced files, row, audit)",
+            lambda i=issued, x=signed, p=pdf: _store(i, x, p, ctx),
+        )
+        if index == 0:
+            times.clear()  # the first invoice warms caches up
+    ctx.engine.dispose()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+# -- baselines --------------------------------------------------------------------------
+
+
+class _Baseline:
+    """The same invoices, stored and audited the same way, with the obvious document build."""
+
+    def __init__(self, base: Path, kind: str) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        from evservice.signing import dev_key_paths, init_dev_keys
+
+        self.kind = kind
+        self.ctx = Context(settings=_settings(base / f"baseline-{kind}"), clock=ManualClock(NOW))
+        init_dev_keys(self.ctx.settings)
+        paths = dev_key_paths(self.ctx.settings)
+        ours = load_signer(self.ctx.settings)
+        key = serialization.load_pem_private_key(paths.signer_key.read_bytes(), None)
+        self.p12 = base / f"baseline-{kind}.p12"
+        self.p12.write_bytes(
+            pkcs12.serialize_key_and_certificates(
+                b"bench", key, ours.certificate, list(ours.chain),  # type: ignore[arg-type]
+                serialization.BestAvailableEncryption(PASSWORD),
+            )
+        )  # fmt: skip
+        self.signer = ours  # XML signing is the same code in every pipeline
+
+    def documents(self, invoice: Invoice) -> tuple[bytes, bytes]:
+        xml = self.signer.sign_xml(invoice_to_xml(invoice), signing_time=NOW)
+        code = payment_code(invoice, self.ctx)
+        assert code is not None
+        payload = code.payload()
+        if self.kind == "a":
+            pdf, box = _platypus_pdf(invoice, payload)
+        else:
+            pdf, box = _weasyprint_pdf(invoice, payload)
+        return xml, _stock_sign(pdf, box, xml, invoice.label, self.p12)
+
+    def issue(self, row: Row) -> None:
+        issued = record_invoice(_draft(row), ctx=self.ctx)
+        xml, pdf = self.documents(issued.invoice)
+        _store(issued, xml, pdf, self.ctx)
+
+
+def _stock_sign(
+    pdf: bytes, box: tuple[int, int, int, int], xml: bytes, label: str, p12: Path
+) -> bytes:
+    """Stock pyHanko: the PKCS#12 loaded per call, XML embedded, default stamp, no size hint."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.embed import EmbeddedFileObject, FileSpec, embed_file
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=PASSWORD)
+    assert signer is not None
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    embed_file(
+        writer,
+        FileSpec(
+            file_spec_string=f"{label}.xml",
+            embedded_data=EmbeddedFileObject.from_file_data(writer, xml, mime_type="text/xml"),
+            af_relationship=generic.pdf_name("/Source"),
+        ),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Signature1", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    spec = fields.SigFieldSpec("Signature1", on_page=0, box=box)
+    return bytes(signers.sign_pdf(writer, meta, signer=signer, new_field_spec=spec).getvalue())
+
+
+def _money(value: Any) -> str:
+    return format_vnd(value)
+
+
+def _table_data(invoice: Invoice) -> list[list[str]]:
+    rows = [
+        ["STT", "Tên hàng hóa, dịch vụ", "ĐVT", "Số lượng", "Đơn giá", "Thành tiền", "Thuế suất"]
+    ]
+    for n, line in enumerate(invoice.draft.lines, 1):
+        rows.append(
+            [
+                str(n),
+                line.name,
+                line.unit or "",
+                str(line.quantity or ""),
+                str(line.unit_price or ""),
+                _money(line.line_amount()),
+                line.vat_rate or "",
+            ]
+        )
+    return rows
+
+
+def _platypus_pdf(invoice: Invoice, payload: str) -> tuple[bytes, tuple[int, int, int, int]]:
+    """Baseline (a): platypus flowables, a Table, and the QR as a qrcode PNG image."""
+    import qrcode
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    from evservice import _fonts
+
+    fonts = _fonts.register()
+    body = ParagraphStyle("body", fontName=fonts.regular, fontSize=8.5, leading=11)
+    bold = ParagraphStyle("bold", parent=body, fontName=fonts.bold)
+    title = ParagraphStyle("title", parent=bold, fontSize=16, leading=20, alignment=1)
+    draft = invoice.draft
+    totals = invoice.totals
+    png = BytesIO()
+    qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(png)
+    png.seek(0)
+    story: list[Any] = [
+        Paragraph(draft.title.upper(), title),
+        Paragraph(f"Ký hiệu: {draft.template}{draft.series} Số: {invoice.number:08d}", body),
+        Paragraph(
+            f"Ngày {draft.issue_date:%d} tháng {draft.issue_date:%m} năm {draft.issue_date:%Y}",
+            body,
+        ),
+        Spacer(1, 6),
+        Paragraph(f"Đơn vị bán hàng: {draft.seller.name}", bold),
+        Paragraph(f"Mã số thuế: {draft.seller.tax_code}", body),
+        Paragraph(f"Địa chỉ: {draft.seller.address}", body),
+        Spacer(1, 6),
+        Paragraph(f"Người mua: {draft.buyer.person_name or draft.buyer.name or ''}", bold),
+        Paragraph(f"Địa chỉ: {draft.buyer.address or ''}", body),
+        Spacer(1, 6),
+    ]
+    data = [[Paragraph(c, body) for c in row] for row in _table_data(invoice)]
+    table = Table(data, colWidths=[22, 200, 40, 50, 62, 76, 48], repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey)]))
+    story += [
+        table,
+        Spacer(1, 6),
+        Paragraph(f"Cộng tiền hàng: {_money(totals.before_tax)}", body),
+        Paragraph(f"Tiền thuế GTGT: {_money(totals.tax)}", body),
+        Paragraph(f"Tổng cộng tiền thanh toán: {_money(totals.payable)}", bold),
+        Paragraph(f"Số tiền viết bằng chữ: {amount_in_words(totals.payable)}.", body),
+        Spacer(1, 6),
+        Table(
+            [[Image(png, width=32 * mm, height=32 * mm), Spacer(62 * mm, 22 * mm)]],
+            colWidths=[60 * mm, 70 * mm],
+        ),
+    ]
+    out = BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build(story)
+    return out.getvalue(), (380, 60, 556, 123)
+
+
+_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><style>
+@page {{ size: A4; margin: 14mm }} body {{ font-family: 'DejaVu Sans'; font-size: 8.5pt }}
+h1 {{ text-align: center; color: #14337f; font-size: 16pt }}
+table {{ border-collapse: collapse; width: 100% }}
+td, th {{ border: 0.5pt solid #aaa; padding: 2pt }} .r {{ text-align: right }}
+</style></head><body>
+<h1>{title}</h1><p style="text-align:center">Ký hiệu: {series} Số: {number:08d} - Ngày {day}</p>
+<p><b>Đơn vị bán hàng: {seller}</b><br>Mã số thuế: {tax}<br>Địa chỉ: {seller_address}</p>
+<p><b>Người mua: {buyer}</b><br>Địa chỉ: {buyer_address}</p>
+<table><tr>{head}</tr>{rows}</table>
+<p class="r">Cộng tiền hàng: {before}<br>Tiền thuế GTGT: {tax_amount}<br>
+<b>Tổng cộng tiền thanh toán: {payable}</b></p><p>Số tiền viết bằng chữ: {words}.</p>
+<img src="data:image/png;base64,{qr}" style="width:32mm;height:32mm">
+</body></html>"""
+
+
+def _weasyprint_pdf(invoice: Invoice, payload: str) -> tuple[bytes, tuple[int, int, int, int]]:
+    """Baseline (b): the invoice as HTML (QR as a PNG data URI), WeasyPrint to PDF."""
+    from html import escape
+
+    import qrcode
+    import weasyprint
+
+    draft = invoice.draft
+    totals = invoice.totals
+    data = _table_data(invoice)
+    png = BytesIO()
+    qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(png)
+    html = _HTML.format(
+        title=escape(draft.title.upper()),
+        series=f"{draft.template}{draft.series}",
+        number=invoice.number,
+        day=f"{draft.issue_date:%d/%m/%Y}",
+        seller=escape(draft.seller.name),
+        tax=draft.seller.tax_code,
+        seller_address=escape(draft.seller.address),
+        buyer=escape(draft.buyer.person_name or draft.buyer.name or ""),
+        buyer_address=escape(draft.buyer.address or ""),
+        head="".join(f"<th>{escape(c)}</th>" for c in data[0]),
+        rows="".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in data[1:]
+        ),
+        before=_money(totals.before_tax),
+        tax_amount=_money(totals.tax),
+        payable=_money(totals.payable),
+        words=escape(amount_in_words(totals.payable)),
+        qr=base64.b64encode(png.getvalue()).decode(),
+    )
+    return weasyprint.HTML(string=html).write_pdf(), (380, 60, 556, 123)
+
+
+def _serial(issue: Callable[[Row], None], rows: Iterable[Row]) -> tuple[float, int]:
+    """Seconds and count for ``issue`` over ``rows`` in this process (first row warms up)."""
+    rows = list(rows)
+    issue(rows[0])
+    start = time.perf_counter()
+    for row in rows[1:]:
+        issue(row)
+    return time.perf_counter() - start, len(rows) - 1
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def _mb(kb: int) -> str:
+    return f"{kb / 1024:.0f} MB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=2000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare, e.g. 1,2")
+    parser.add_argument("--baseline", type=int, default=100, help="rows per baseline run")
+    parser.add_argument("--memory", type=int, default=0, help="also one worker over N invoices")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run the worker runs on fresh PostgreSQL databases made through this URL "
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of SQLite",
+    )
+    args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    command = (
+        f"{COMMAND} --invoices {args.invoices} --workers {args.workers} "
+        f"--baseline {args.baseline}"
+        + (f" --memory {args.memory}" if args.memory else "")
+        + (f" --postgres {args.postgres}" if args.postgres else "")
+    )
+    print(f"command: {command}")
+    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()}")
+    print(f"python {sys.version.split()[0]}")
+
+    with tempfile.TemporaryDirectory(prefix="evs-bench-batch-") as tmp:
+        base = Path(tmp)
+        rows = _rows(base / "input.csv", max(args.invoices, args.baseline + 1), args.seed)
+        print(f"demo input: {len(rows)} rows ({sum(isinstance(r, MeterRow) for r in rows)} meters)")
+
+        sample = rows[: args.baseline + 1]
+        stages = _stages(sample, base)
+        print(f"\nper invoice, one process, median of {len(sample) - 1} invoices:")
+        for name, ms in stages.items():
+            print(f"  {name:40s} {ms:7.2f} ms")
+        print(f"  {'sum':40s} {sum(stages.values()):7.2f} ms")
+
+        print(f"\nwhole pipeline in one process, {args.baseline} invoices each:")
+        ours_ctx = Context(settings=_settings(base / "serial-ours"), clock=ManualClock(NOW))
+
+        def ours(row: Row) -> None:
+            ensure_documents(record_invoice(_draft(row), ctx=ours_ctx), ctx=ours_ctx)
+
+        results = {"ours": _serial(ours, sample)}
+        docs: dict[str, float] = {}
+        docs_ctx = Context(settings=_settings(base / "docs"), clock=ManualClock(NOW))
+        invoices = [record_invoice(_draft(r), ctx=docs_ctx).invoice for r in sample[:21]]
+        for kind in ("a", "b"):
+            try:
+                baseline = _Baseline(base, kind)
+                results[kind] = _serial(baseline.issue, sample)
+            except ImportError as exc:
+                print(f"  baseline ({kind}) skipped: {exc} (pip install -e '.[bench]')")
+                continue
+            docs[kind] = _per_doc(lambda i, b=baseline: b.documents(i), invoices)
+        docs["ours"] = _per_doc(lambda i: render_documents(i, docs_ctx), invoices)
+        names = {
+            "ours": "ours",
+            "a": "(a) platypus + qrcode PNG + stock pyHanko",
+            "b": "(b) WeasyPrint + stock pyHanko",
+        }
+        ours_rate = results["ours"][1] / results["ours"][0]
+        for key, (seconds, count) in results.items():
+            rate = count / seconds
+            ratio = f"   ours = {ours_rate / rate:5.1f} x this" if key != "ours" else ""
+            print(f"  {names[key]:44s} {rate:7.1f} invoices/s  {1e3 / rate:7.1f} ms each{ratio}")
+        if docs:
+            print(f"  documents only (XML+sign+PDF+QR+PAdES), median of {len(invoices)}:")
+            for key, ms in docs.items():
+                ratio = f"   ours = {ms / docs['ours']:5.1f} x faster" if key != "ours" else ""
+                print(f"    {names[key]:42s} {ms:7.2f} ms{ratio}")
+        sizes = [p.stat().st_size for p in (base / "serial-ours").rglob("*.pdf")]
+        if sizes:
+            print(f"  our signed PDF: {statistics.mean(sizes) / 1024:.1f} KiB on average")
+
+        store = "PostgreSQL" if args.postgres else "SQLite"
+        print(f"\nworker processes, {args.invoices} invoices each run (fresh {store} store):")
+        runs: dict[int, RunResult] = {}
+        for count in workers:
+            run = _run(rows[: args.invoices], count, base, f"w{count}", args.postgres)
+            runs[count] = run
+            cpu_ms = run.cpu / run.invoices * 1e3
+            print(
+                f"  {count} worker(s): {run.rate:7.1f} invoices/s wall, "
+                f"{run.rate / count:6.1f} per worker, {cpu_ms:6.2f} CPU ms/invoice "
+                f"(= {1e3 / cpu_ms:5.1f} invoices/s per busy core), "
+                f"peak RSS per worker {', '.join(_mb(v) for v in run.peak_rss_kb.values())}"
+            )
+        if 1 in runs:
+            for count, run in runs.items():
+                if count != 1:
+                    print(f"  scaling {count} workers / 1 worker: {run.rate / runs[1].rate:4.2f} x")
+
+        if args.memory:
+            memory = _run(
+                _more_rows(base, args.memory, args.seed), 1, base, "memory", args.postgres
+            )
+            (pid,) = memory.peak_rss_kb
+            print(
+                f"\nmemory, 1 worker, {memory.invoices} invoices: peak RSS "
+                f"{_mb(memory.peak_rss_kb[pid])}; RSS at 10 % {_mb(memory.rss_at_10[pid])}, "
+                f"at the end {_mb(memory.rss_at_end[pid])} "
+                f"({memory.rate:.1f} invoices/s, "
+                f"{memory.cpu / memory.invoices * 1e3:.2f} CPU ms each)"
+            )
+            if 1 in runs:
+                (small,) = runs[1].peak_rss_kb.values()
+                big = memory.peak_rss_kb[pid]
+                print(
+                    f"  peak at {args.invoices}: {_mb(small)}, at {memory.invoices}: "
+                    f"{_mb(big)} (ratio {big / small:.2f})"
+                )
+    print(f"\nload average at end: {os.getloadavg()}")
+    print(f"reproduce: {command}")
+    return 0
+
+
+def _more_rows(base: Path, count: int, seed: int) -> list[Row]:
+    return _rows(base / f"input-{count}.csv", count, seed + 1)
+
+
+def _per_doc(fn: Callable[[Invoice], Any], invoices: Sequence[Invoice]) -> float:
+    fn(invoices[0])
+    samples = []
+    for invoice in invoices[1:]:
+        start = time.perf_counter()
+        fn(invoice)
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
