@@ -728,11 +728,21 @@ def _vietnamese_letters() -> str:
 _PRIMER = _vietnamese_letters() + "\u2014\u2013\u201c\u201d\u2018\u2019\u2026\u20ab"
 
 
+class _Formatted(pdfdoc.PDFObject):  # type: ignore[misc]
+    """A PDF value formatted once (reportlab calls ``format`` on every save)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: object) -> bytes:
+        return self.data
+
+
 @dataclass(frozen=True)
 class _Subset:
     """One subset's PDF data, as reportlab writes it: compressed streams and widths."""
 
-    widths: tuple[float, ...]
+    widths: bytes  # the /Widths array as reportlab formats it
     to_unicode: bytes
     program: bytes
     program_length: int
@@ -763,7 +773,7 @@ class _SubsetFonts:
             program = face.makeSubset(subset)
         cmap = makeToUnicodeCMap(base_name, subset).encode("latin-1")
         made = _Subset(
-            widths=tuple(face.getCharWidth(code) for code in subset),
+            widths=pdfdoc.PDFArray([face.getCharWidth(code) for code in subset]).format(None),
             to_unicode=zlib.compress(cmap),
             program=zlib.compress(program),
             program_length=len(program),
@@ -797,7 +807,7 @@ class _SubsetFonts:
             pdf_font.BaseFont = base_name
             pdf_font.FirstChar = 0
             pdf_font.LastChar = len(subset) - 1
-            pdf_font.Widths = pdfdoc.PDFArray(list(data.widths))
+            pdf_font.Widths = _Formatted(data.widths)
             pdf_font.ToUnicode = doc.Reference(
                 self._stream(data.to_unicode), "toUnicodeCMap:" + base_name
             )
