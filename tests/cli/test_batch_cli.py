@@ -143,7 +143,7 @@ def test_demo_runs_the_main_job_and_can_run_again(
     assert (code, err) == (0, "")
     summary = json.loads(out)
     assert summary["counts"]["issued"] == 5
-    assert summary["counts"]["rejected"] == 1  # the demo shows a rejected row on purpose
+    assert summary["counts"]["rejected"] == 0
     assert summary["deliveries"]["sent"] == summary["deliveries"]["email"] + summary[
         "deliveries"
     ].get("sms", 0)
@@ -152,7 +152,8 @@ def test_demo_runs_the_main_job_and_can_run_again(
     assert any((data / "outbox").iterdir())
     assert (data / "keys").is_dir()
 
-    code, out, err = run(capsys, "demo", "--customers", "5", "--workers", "0")
-    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "demo", "--customers", "5", "--workers", "0", "--bad-rows", "1")
+    assert code == 1  # a rejected row: the report is shown and the status says so
     assert "already issued" in out
+    assert "Rejected rows (1)" in out
     assert str(data / "invoices") in out

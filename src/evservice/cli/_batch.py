@@ -285,13 +285,17 @@ def demo_command(
     deliver: Annotated[
         bool, typer.Option("--deliver/--no-deliver", help="Queue and send e-mail and SMS.")
     ] = True,
+    bad_rows: Annotated[
+        int, typer.Option(min=0, help="Add rows the batch must reject (exit status 1).")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """The main job on demo data: keys, input, this month's invoices, delivery, summary.
 
     Works in the configured data directory (default ./evservice-data) on the
     embedded SQLite store; a demo seller and payee stand in for unset settings.
-    Run it again: nothing is issued twice.
+    Run it again: nothing is issued twice. Exit status as for ``invoices batch``:
+    with ``--bad-rows`` the rejection report is shown and the status is 1.
     """
     from evservice.cli._init import STEPS
 
@@ -308,19 +312,18 @@ def demo_command(
         say(step(ctx, False, tax_code))
     period = _this_month()
     input_path = settings.data_dir / "demo" / f"input-{period}.csv"
-    write_demo_csv(
-        input_path, customers=customers, period=period, bad_rows=max(1, customers // 100)
-    )
-    say(f"demo input: {input_path} ({customers} customers and a few bad rows, period {period})")
+    write_demo_csv(input_path, customers=customers, period=period, bad_rows=bad_rows)
+    say(f"demo input: {input_path} ({customers} customers, {bad_rows} bad rows, period {period})")
     options = BatchOptions(workers=workers, deliver=deliver, notify_anomalies=deliver)
     summary = _run(ctx, input_path, period, options)
-    # The demo data has bad rows on purpose: rejections are what it shows, not a failure.
     if as_json:
         typer.echo(summary.to_json())
-        return
-    print_summary(summary, Console())
-    say(f"outbox        {settings.data_dir / 'outbox'}")
-    say(f"store         {settings.db_url}")
+    else:
+        print_summary(summary, Console())
+        say(f"outbox        {settings.data_dir / 'outbox'}")
+        say(f"store         {settings.db_url}")
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 def register(app: typer.Typer) -> None:
