@@ -30,6 +30,10 @@ Figures printed (all from this run, on this machine):
 Needs the ``bench`` extra for the baselines: ``pip install -e '.[bench]'``.
 
 Run:  .venv/bin/python bench/bench_batch.py --invoices 2000 [--memory 20000] [--workers 1,2]
+      [--baseline 100] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+On a shared machine compare the ratios, which come from the same run, rather
+than absolute rates; the load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -651,7 +655,7 @@ def main() -> int:
             ratio = f"   ours = {ours_rate / rate:5.1f} x this" if key != "ours" else ""
             print(f"  {names[key]:44s} {rate:7.1f} invoices/s  {1e3 / rate:7.1f} ms each{ratio}")
         if docs:
-            print(f"  documents only (XML+sign+PDF+QR+PAdES), median of {len(invoices)}:")
+            print(f"  documents only (XML+sign+PDF+QR+PAdES), median of {len(invoices) - 1}:")
             for key, ms in docs.items():
                 ratio = f"   ours = {ms / docs['ours']:5.1f} x faster" if key != "ours" else ""
                 print(f"    {names[key]:42s} {ms:7.2f} ms{ratio}")

@@ -28,7 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError, PaymentCodeError
-from evservice.invoices import _pdf, render_invoice_pdf
+from evservice.invoices import _pdf, invoice_to_xml, render_invoice_pdf
 from evservice.payments import PayeeAccount, make_qr, vietqr_for_invoice
 from evservice.payments._draw import qr_matrix
 from evservice.signing import DocumentSigner, load_signer, signer_from_files
@@ -150,6 +150,32 @@ def test_our_pdf_takes_the_direct_path_and_every_verifier_accepts_it(
     (spec_ref,) = root["/AF"]
     spec = spec_ref.get_object()
     assert spec["/EF"]["/F"].get_object().data == xml
+
+
+def test_a_long_invoice_is_signed_on_its_last_page(
+    pki: TestPKI, rsa_ctx: Context, tmp_path: Path, nss: str
+) -> None:
+    base = make_invoice()
+    line = base.draft.lines[0]
+    draft = base.draft.model_copy(update={"lines": [line] * 90})
+    invoice = base.model_copy(update={"draft": draft})
+    rendered = render_invoice_pdf(invoice, qr_payload="000201010211")
+    assert rendered.page_count >= 3
+    signer = load_signer(rsa_ctx.settings)
+    xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=WHEN)
+    pdf = signer.sign_pdf(
+        rendered.pdf, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
+    )
+    assert _fast(pdf)
+    reader = PdfFileReader(BytesIO(pdf))
+    last = reader.root["/Pages"]["/Kids"][rendered.page_count - 1].get_object()
+    (widget,) = [a.get_object() for a in last["/Annots"]]
+    assert widget["/FT"] == "/Sig"
+    path = tmp_path / "long.pdf"
+    path.write_bytes(pdf)
+    assert "Signature is Valid." in pdfsig(path, nss)
+    report = verify(path, ctx=rsa_ctx)
+    assert report.ok, report.text()
 
 
 def test_both_paths_write_the_same_attachment_structure(

@@ -138,6 +138,7 @@ def _stream(header: bytes, data: bytes) -> bytes:
 # reading the renderer's PDF (one revision, classic xref table)
 # ---------------------------------------------------------------------------
 
+_XREF_SECTION = re.compile(rb"xref\s+0\s+(\d+)\s*?\r?\n")
 _OBJ_HEAD = re.compile(rb"(\d+)\s+(\d+)\s+obj\b\s*")
 _XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])[ \r\n]{2}")
 _REF = rb"(\d+)\s+0\s+R"
@@ -204,7 +205,7 @@ def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
         startxref = int(end[at + 9 : -5].strip())
     except ValueError:
         return None
-    section = re.compile(rb"xref\s+0\s+(\d+)\s*?\r?\n").match(pdf, startxref)
+    section = _XREF_SECTION.match(pdf, startxref)
     if section is None:
         return None
     count = int(section.group(1))
@@ -637,9 +638,11 @@ def fast_sign_pdf(
     template = _template(signer)
     if template is None:
         return None
-    names = [f[0] for f in files]
-    if len(set(names)) != len(names):
-        raise DocumentError(f"the PDF already embeds a file named {sorted(names)[0]!r}")
+    seen: set[str] = set()
+    for name in (f[0] for f in files):
+        if name in seen:
+            raise DocumentError(f"the PDF already embeds a file named {name!r}")
+        seen.add(name)
 
     date = _date(when)
     update = _Update(pdf, plain.size)
