@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hashlib
 import multiprocessing as mp
 import os
 import statistics
@@ -56,9 +55,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from evservice import audit
 from evservice._context import Context
-from evservice._files import write_atomically
 from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.invoices import (
@@ -83,11 +80,9 @@ from evservice.invoices._batch_input import (
     read_batch_csv,
 )
 from evservice.invoices._demo_data import write_demo_csv
-from evservice.invoices._issue import _payment_lines, _relative_paths, payment_code
-from evservice.invoices._tables import InvoiceRow
+from evservice.invoices._issue import _payment_lines, payment_code, store_documents
 from evservice.money import format_vnd
 from evservice.signing import load_signer
-from evservice.store import transaction
 from evservice.vn import amount_in_words
 
 COMMAND = ".venv/bin/python bench/bench_batch.py"
@@ -171,32 +166,6 @@ def _record(draft: InvoiceDraft, ctx: Context) -> IssuedInvoice:
 def _rows(path: Path, count: int, seed: int) -> list[Row]:
     write_demo_csv(path, customers=count, period=PERIOD, seed=seed)
     return [r for r in read_batch_csv(path, PERIOD) if not isinstance(r, Rejection)]
-
-
-def _store(issued: IssuedInvoice, xml: bytes, pdf: bytes, ctx: Context) -> None:
-    """What ``ensure_documents`` does after rendering: files, row and audit event."""
-    xml_rel, pdf_rel = _relative_paths(issued.invoice)
-    with transaction(ctx.engine) as session:
-        row = session.get_one(InvoiceRow, issued.row_id, with_for_update=True)
-        write_atomically(ctx.data_dir / xml_rel, xml)
-        write_atomically(ctx.data_dir / pdf_rel, pdf)
-        row.xml_path, row.pdf_path = str(xml_rel), str(pdf_rel)
-        row.xml_sha256 = hashlib.sha256(xml).hexdigest()
-        row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-        session.add(row)
-        session.flush()
-        audit.record(
-            session,
-            type="invoice.signed",
-            subject=row.id,
-            actor="system",
-            at=ctx.clock.now(),
-            data={
-                "invoice": issued.label,
-                "xml_sha256": row.xml_sha256,
-                "pdf_sha256": row.pdf_sha256,
-            },
-        )
 
 
 # -- workers ----------------------------------------------------------------------------
@@ -361,7 +330,7 @@ def _stages(rows: Sequence[Row], base: Path) -> dict[str, float]:
         )  # fmt: skip
         timed(
             "store (2 fsynced files, row, audit)",
-            lambda i=issued, x=signed, p=pdf: _store(i, x, p, ctx),
+            lambda i=issued, x=signed, p=pdf: store_documents(i, x, p, ctx=ctx),
         )
         if index == 0:
             times.clear()  # the first invoice warms caches up
@@ -410,7 +379,7 @@ class _Baseline:
     def issue(self, row: Row) -> None:
         issued = record_invoice(_draft(row), ctx=self.ctx)
         xml, pdf = self.documents(issued.invoice)
-        _store(issued, xml, pdf, self.ctx)
+        store_documents(issued, xml, pdf, ctx=self.ctx)
 
 
 def _stock_sign(

@@ -80,6 +80,7 @@ __all__ = [
     "record_invoice",
     "render_documents",
     "render_to",
+    "store_documents",
 ]
 
 #: Transactions retried after losing a race on a unique constraint.
@@ -590,6 +591,15 @@ def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> Is
     if issued.has_documents:
         return issued
     xml, pdf = render_documents(issued.invoice, ctx)
+    return store_documents(issued, xml, pdf, ctx=ctx)
+
+
+def store_documents(
+    issued: IssuedInvoice, xml: bytes, pdf: bytes, *, ctx: Context | None = None
+) -> IssuedInvoice:
+    """Write rendered documents (atomically), record their paths and hashes in the row and
+    append ``invoice.signed``, unless another process stored them first."""
+    ctx = resolve(ctx)
     xml_rel, pdf_rel = _relative_paths(issued.invoice)
     with transaction(ctx.engine) as session:
         row = session.exec(
