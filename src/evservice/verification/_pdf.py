@@ -1,4 +1,5 @@
-"""Verify a signed invoice PDF: its PAdES signatures and the signed XML it carries.
+"""Verify a signed PDF (an invoice, or a sealed contract): its PAdES signatures and the
+XML it carries.
 
 PDF signatures are validated by pyHanko (integrity, cryptography, trust against
 the configured roots only, offline, with the DSS's OCSP/CRL data when the PDF
@@ -7,8 +8,10 @@ a pure validation-data / time-stamp update (pyHanko's ``LTA_UPDATES``) is
 reported as a modification after signing.
 
 The embedded XML (the associated file with ``AFRelationship /Source``) must be
-byte-for-byte the one in the signed revision, its own XML signature must hold,
-and the totals printed on the page must agree with its ``TToan``. The page text
+byte-for-byte the one in the signed revision. An invoice's XML must carry a valid
+XML signature and the totals printed on the page must agree with its ``TToan``; a
+contract's XML must match ``contract.xsd``, and the attached ``shown.pdf`` and the
+XML must be the ones whose SHA-256 the attached evidence names. The page text
 comes from poppler's ``pdftotext`` (installed by ``scripts/setup.sh``) run on
 the signed revision only; without ``pdftotext`` the totals check says "not
 checked" instead of guessing.
