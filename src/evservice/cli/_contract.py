@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import typer
 
 from evservice import contracts
+from evservice._context import Context
 from evservice.cli._common import JsonOpt, context, echo_json, read_text
 from evservice.contracts import ClientInfo, Contract
 
@@ -38,8 +39,7 @@ def _summary(contract: Contract) -> dict[str, object]:
     }
 
 
-def _report(contract: Contract, as_json: bool) -> None:
-    ctx = context()
+def _report(contract: Contract, as_json: bool, ctx: Context) -> None:
     paths = {k: str(v) for k, v in contracts.paths(contract, ctx).items() if v.exists()}
     if as_json:
         echo_json({**_summary(contract), "files": paths})
@@ -59,7 +59,8 @@ def create_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Number a contract and render the document the customer will be shown."""
-    _report(contracts.create(read_text(draft, "DRAFT"), ctx=context()), as_json)
+    ctx = context()
+    _report(contracts.create(read_text(draft, "DRAFT"), ctx=ctx), as_json, ctx)
 
 
 @app.command("show")
@@ -70,7 +71,7 @@ def show_cmd(key: KeyArg, as_json: JsonOpt = False) -> None:
     if as_json:
         echo_json({**_summary(contract), "signers": contracts.signers(key, ctx=ctx)})
         return
-    _report(contract, False)
+    _report(contract, False, ctx)
     for signer in contracts.signers(key, ctx=ctx):
         state = f"signed {signer['signed_at']}" if signer["signed_at"] else "not signed"
         where = f"{signer['channel'] or '-'} {signer['destination'] or ''}".strip()
@@ -121,22 +122,26 @@ def confirm_cmd(
 ) -> None:
     """Confirm a signer's code; the last signature seals the contract."""
     client = ClientInfo(ip=ip, user_agent=user_agent)
-    _report(contracts.confirm(challenge_id, code, client=client, ctx=context()), as_json)
+    ctx = context()
+    _report(contracts.confirm(challenge_id, code, client=client, ctx=ctx), as_json, ctx)
 
 
 @app.command("decline")
 def decline_cmd(key: KeyArg, reason: ReasonOpt, as_json: JsonOpt = False) -> None:
     """The customer refuses the contract."""
-    _report(contracts.decline(key, reason=reason, ctx=context()), as_json)
+    ctx = context()
+    _report(contracts.decline(key, reason=reason, ctx=ctx), as_json, ctx)
 
 
 @app.command("void")
 def void_cmd(key: KeyArg, reason: ReasonOpt, as_json: JsonOpt = False) -> None:
     """The provider withdraws a contract that is not sealed."""
-    _report(contracts.void(key, reason=reason, ctx=context()), as_json)
+    ctx = context()
+    _report(contracts.void(key, reason=reason, ctx=ctx), as_json, ctx)
 
 
 @app.command("seal")
 def seal_cmd(key: KeyArg, as_json: JsonOpt = False) -> None:
     """Seal a countersigned contract again (after an interruption); a no-op once sealed."""
-    _report(contracts.seal(key, ctx=context()), as_json)
+    ctx = context()
+    _report(contracts.seal(key, ctx=ctx), as_json, ctx)
