@@ -3,7 +3,7 @@
 The law (Decree 123/2020, art. 10; Circular 78/2021) wants the numbers of a
 series to run 1, 2, 3, ... with no gap and no repeat, and in the order of the
 issue dates. :func:`next_number` takes the next number inside the caller's open
-transaction:
+transaction (:func:`next_numbers` a run of consecutive ones, for the batch):
 
 1. the counter row of the series is locked (``SELECT ... FOR UPDATE`` on
    PostgreSQL; on SQLite every write transaction already begins ``IMMEDIATE``, so
@@ -33,7 +33,7 @@ from evservice.invoices._identifiers import MAX_NUMBER, validate_series, validat
 from evservice.invoices._tables import SeriesCounter
 from evservice.store import insert_if_absent
 
-__all__ = ["current_number", "next_number"]
+__all__ = ["current_number", "next_number", "next_numbers"]
 
 
 _TABLE: sa.Table = SeriesCounter.__table__  # type: ignore[attr-defined]
@@ -68,6 +68,20 @@ def next_number(
     is exhausted (99,999,999 numbers). The number is final only if the caller's
     transaction commits.
     """
+    return next_numbers(session, template, series, 1, issue_date=issue_date)
+
+
+def next_numbers(
+    session: Session, template: str, series: str, count: int, *, issue_date: date | None = None
+) -> int:
+    """Take ``count`` consecutive numbers of (template, series); return the first.
+
+    One lock and one update for the whole run (the batch numbers a chunk at a
+    time); the rules are those of :func:`next_number`, and the whole run must fit
+    in the series, or none of it is taken.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")  # a programming error, not input
     template = validate_template(template)
     series = validate_series(series)
     counter = _lock_counter(session, template, series)
@@ -78,10 +92,11 @@ def next_number(
         counter = _lock_counter(session, template, series)
         assert counter is not None  # noqa: S101 - just created, and locked
     last_number, last_date = counter
-    if last_number >= MAX_NUMBER:
+    if last_number + count > MAX_NUMBER:
+        left = MAX_NUMBER - last_number
         raise NumberingError(
-            f"series {template}{series} is exhausted: all {MAX_NUMBER:,} numbers are used; "
-            "continue in a new series"
+            f"series {template}{series} is exhausted: {left:,} of its {MAX_NUMBER:,} numbers "
+            f"are left and {count:,} are needed; continue in a new series"
         )
     if issue_date is not None and last_date is not None and issue_date < last_date:
         raise SeriesOrderError(
@@ -90,11 +105,13 @@ def next_number(
             f"the last invoice of series {template}{series}; numbers must follow the issue "
             "dates",
         )
-    number = last_number + 1
+    first = last_number + 1
     if issue_date is not None and (last_date is None or issue_date > last_date):
         last_date = issue_date
-    session.execute(_ADVANCE, {"t": template, "s": series, "n": number, "d": last_date})
-    return number
+    session.execute(
+        _ADVANCE, {"t": template, "s": series, "n": last_number + count, "d": last_date}
+    )
+    return first
 
 
 def current_number(session: Session, template: str, series: str) -> int:
