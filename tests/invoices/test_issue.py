@@ -36,6 +36,7 @@ from evservice.invoices import (
     lookup,
     parse_invoice_xml,
     record_invoice,
+    record_invoices,
     render_to,
 )
 from evservice.invoices import _issue as issue_module
@@ -204,6 +205,52 @@ def test_concurrent_issue_of_one_reference_gives_one_invoice(ctx: Context, serie
     # The losers gave their numbers back: each series continues without a gap.
     winner = results[0].invoice.draft.series
     assert issue(make_draft("NEXT", series=winner), ctx=ctx).number == 2
+
+
+def test_record_invoices_numbers_many_in_one_transaction(ctx: Context) -> None:
+    first = record_invoice(make_draft("R-0"), ctx=ctx)
+    drafts = [make_draft(f"R-{i}") for i in range(1, 6)]
+    drafts.insert(2, make_draft("R-0"))  # issued before: comes back as it was
+    issued = record_invoices(drafts, ctx=ctx)
+    assert [i.invoice.draft.reference for i in issued] == [d["reference"] for d in drafts]
+    assert [i.number for i in issued] == [2, 3, 1, 4, 5, 6]
+    assert [i.created for i in issued] == [True, True, False, True, True, True]
+    assert issued[2].invoice == first.invoice
+    assert len({i.lookup_code for i in issued}) == 6
+    assert all(lookup.is_valid(i.lookup_code) for i in issued)
+    again = record_invoices(drafts, ctx=ctx)  # a rerun issues nothing new
+    assert [i.invoice for i in again] == [i.invoice for i in issued]
+    assert not any(i.created for i in again)
+    assert record_invoices([], ctx=ctx) == []
+    with ctx.engine.connect() as conn:
+        events = conn.execute(
+            sa.text("SELECT subject FROM audit_event WHERE type = 'invoice.issued' ORDER BY idx")
+        ).scalars()
+        assert list(events) == [first.row_id] + [i.row_id for i in issued if i.created]
+
+
+def test_record_invoices_orders_numbers_by_issue_date(ctx: Context) -> None:
+    later, earlier = DAY, DAY - timedelta(days=3)
+    issued = record_invoices(
+        [
+            make_draft("late-1", issue_date=later.isoformat()),
+            make_draft("early-1", issue_date=earlier.isoformat()),
+            make_draft("late-2", issue_date=later.isoformat()),
+            make_draft("other-series", series="C26TAB"),
+        ],
+        ctx=ctx,
+    )
+    assert [i.number for i in issued] == [2, 1, 3, 1]
+
+
+def test_record_invoices_refuses_bad_input_before_storing_anything(ctx: Context) -> None:
+    with pytest.raises(ValidationError) as info:
+        record_invoices([make_draft("A"), make_draft("B", series="X26TAA")], ctx=ctx)
+    assert info.value.field.startswith("drafts.1.series")
+    with pytest.raises(ValidationError, match="'A' appears more than once") as twice:
+        record_invoices([make_draft("A"), make_draft("B"), make_draft("A")], ctx=ctx)
+    assert twice.value.field == "drafts"
+    assert list_invoices(ctx=ctx) == []
 
 
 def test_lookup_code_collision_draws_again(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from evservice._context import Context
 from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.errors import NumberingError, SeriesOrderError, ValidationError
-from evservice.invoices import next_number, record_invoice
+from evservice.invoices import next_number, next_numbers, record_invoice, record_invoices
 from evservice.invoices._identifiers import MAX_NUMBER
 from evservice.invoices._numbering import current_number
 from evservice.invoices._tables import InvoiceRow, SeriesCounter
@@ -96,6 +96,28 @@ def test_bad_template_or_series_is_refused(engine: Engine, template: str, series
         next_number(session, template, series)
 
 
+def test_a_run_of_numbers_is_taken_at_once(engine: Engine) -> None:
+    with transaction(engine) as session:
+        assert next_numbers(session, "1", "C26TAA", 100, issue_date=date(2026, 3, 10)) == 1
+        assert next_number(session, "1", "C26TAA") == 101
+        assert next_numbers(session, "1", "C26TAA", 1) == 102
+    with pytest.raises(SeriesOrderError), transaction(engine) as session:
+        next_numbers(session, "1", "C26TAA", 5, issue_date=date(2026, 3, 9))
+    with transaction(engine) as session:
+        assert current_number(session, "1", "C26TAA") == 102
+
+
+def test_a_run_that_does_not_fit_in_the_series_takes_nothing(engine: Engine) -> None:
+    with transaction(engine) as session:
+        session.add(SeriesCounter(template="1", series="C26TAA", last_number=MAX_NUMBER - 3))
+    with pytest.raises(NumberingError, match="3 of its") as info, transaction(engine) as session:
+        next_numbers(session, "1", "C26TAA", 4)
+    assert "4 are needed" in str(info.value)
+    with transaction(engine) as session:
+        assert next_numbers(session, "1", "C26TAA", 3) == MAX_NUMBER - 2
+        assert current_number(session, "1", "C26TAA") == MAX_NUMBER
+
+
 # -- many processes at once ------------------------------------------------------------
 
 WORKERS = 8
@@ -123,8 +145,13 @@ def _worker(
     ready: Any,
     go: Any,
     results: Any,
+    chunk: int,
 ) -> None:
-    """Issue ``references`` through the public issuing transaction; report (ref, number)."""
+    """Issue ``references`` through the public issuing transaction; report (ref, number).
+
+    ``chunk`` 0 issues one at a time (:func:`record_invoice`), else that many per
+    transaction (:func:`record_invoices`, as the batch does).
+    """
     settings = Settings(data_dir=Path(data_dir), database_url=url, _env_file=None)  # type: ignore[call-arg]
     ctx = Context(settings=settings, clock=ManualClock(NOW))
     import time
@@ -136,17 +163,24 @@ def _worker(
     go.wait()
     t2 = time.perf_counter()
     out = []
-    for reference in references:
-        issued = record_invoice(_draft(reference), ctx=ctx)
-        out.append((reference, issued.number, issued.created))
+    if chunk:
+        for start in range(0, len(references), chunk):
+            part = references[start : start + chunk]
+            issued_many = record_invoices([_draft(r) for r in part], ctx=ctx)
+            out += [(r, i.number, i.created) for r, i in zip(part, issued_many, strict=True)]
+    else:
+        for reference in references:
+            issued = record_invoice(_draft(reference), ctx=ctx)
+            out.append((reference, issued.number, issued.created))
     t3 = time.perf_counter()
     print(f"TIMING migrate {t1 - t0:.2f} wait {t2 - t1:.2f} issue {t3 - t2:.2f}", flush=True)
     results.put(out)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("chunk", [0, 7], ids=["one-by-one", "seven-at-once"])
 def test_concurrent_processes_get_gapless_unique_numbers(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     migrate(get_engine(db_url))
     # The workers import this module by name (pytest runs with --import-mode=importlib).
@@ -170,7 +204,9 @@ def test_concurrent_processes_get_gapless_unique_numbers(
         mine += refs[neighbour * OWN : neighbour * OWN + SHARED]
         rng.shuffle(mine)
         processes.append(
-            mp.Process(target=_worker, args=(db_url, str(tmp_path), mine, ready, go, results))
+            mp.Process(
+                target=_worker, args=(db_url, str(tmp_path), mine, ready, go, results, chunk)
+            )
         )
     for p in processes:
         p.start()

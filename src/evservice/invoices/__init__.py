@@ -10,6 +10,7 @@ from evservice.invoices._issue import (
     issue,
     list_invoices,
     record_invoice,
+    record_invoices,
     render_documents,
     render_to,
 )
@@ -28,7 +29,7 @@ from evservice.invoices._model import (
     Totals,
     compute_totals,
 )
-from evservice.invoices._numbering import next_number
+from evservice.invoices._numbering import next_number, next_numbers
 from evservice.invoices._pdf import PageBox, RenderedPdf, render_invoice_pdf
 from evservice.invoices._pricing import (
     MeterReading,
@@ -89,10 +90,12 @@ __all__ = [
     "load_tariffs",
     "lookup",
     "next_number",
+    "next_numbers",
     "parse_invoice_xml",
     "price_meter_reading",
     "price_reading",
     "record_invoice",
+    "record_invoices",
     "render_documents",
     "render_invoice_pdf",
     "render_to",

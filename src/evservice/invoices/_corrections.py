@@ -126,7 +126,7 @@ def _correct(
         session.add(row)
 
     correction = _Correction(original_id=original.id, kind=kind, mark_original=mark_original)
-    issued = _record(draft, ctx, correction)
+    issued = _record([draft], ctx, correction)[0]
     return ensure_documents(issued, ctx=ctx)
 
 

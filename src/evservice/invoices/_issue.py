@@ -29,10 +29,11 @@ because numbers are unique per (template, series), not per series alone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -44,7 +45,7 @@ from sqlmodel import Session, col, select
 
 from evservice import audit
 from evservice._context import Context, resolve
-from evservice._files import write_atomically
+from evservice._files import StagedFiles, write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
 from evservice.errors import (
@@ -63,7 +64,7 @@ from evservice.invoices._model import (
     InvoiceStatus,
     PaymentAccount,
 )
-from evservice.invoices._numbering import next_number
+from evservice.invoices._numbering import next_numbers
 from evservice.invoices._tables import InvoiceRow
 from evservice.store import is_sqlite, transaction
 
@@ -78,9 +79,11 @@ __all__ = [
     "issue",
     "list_invoices",
     "record_invoice",
+    "record_invoices",
     "render_documents",
     "render_to",
     "store_documents",
+    "store_many_documents",
 ]
 
 #: Transactions retried after losing a race on a unique constraint.
@@ -88,11 +91,10 @@ _ATTEMPTS = 5
 _LABEL = re.compile(r"^([1-6])([CK][0-9]{2}[A-Z]{3})-?([0-9]{1,8})$")
 _TABLE: sa.Table = InvoiceRow.__table__  # type: ignore[attr-defined]
 # Statements of the issuing transaction, built once.
-_ID_BY_REFERENCE = sa.select(_TABLE.c.id).where(_TABLE.c.reference == sa.bindparam("reference"))
-_ID_BY_LOOKUP_CODE = sa.select(_TABLE.c.id).where(_TABLE.c.lookup_code == sa.bindparam("code"))
+_TAKEN_LOOKUP_CODES = sa.select(_TABLE.c.lookup_code).where(
+    _TABLE.c.lookup_code.in_(sa.bindparam("codes", expanding=True))
+)
 _INSERT = sa.insert(_TABLE)
-# Documents hold personal data: readable by the owner and the owner's group only.
-_FILE_MODE = 0o640
 
 
 @dataclass(frozen=True)
@@ -311,13 +313,22 @@ def _check_issue_date(draft: InvoiceDraft, ctx: Context) -> None:
         )
 
 
-def _fresh_lookup_code(session: Session) -> str:
-    """A lookup code not used in the store yet (draws again on the rare collision)."""
+def _fresh_lookup_codes(session: Session, count: int) -> list[str]:
+    """``count`` distinct lookup codes not used in the store yet (one query per draw).
+
+    A code is 12 characters of a 31-symbol alphabet with a check character: a
+    collision is rare, and a colliding code is just drawn again.
+    """
+    codes: list[str] = []
     for _ in range(_ATTEMPTS):
-        code = _lookup.format(_lookup.generate())
-        taken = session.execute(_ID_BY_LOOKUP_CODE, {"code": code}).first()
-        if taken is None:
-            return code
+        wanted = count - len(codes)
+        if wanted == 0:
+            return codes
+        drawn = {_lookup.format(_lookup.generate()) for _ in range(wanted)} - set(codes)
+        taken = set(session.execute(_TAKEN_LOOKUP_CODES, {"codes": sorted(drawn)}).scalars())
+        codes.extend(sorted(drawn - taken))
+    if len(codes) == count:
+        return codes
     raise StoreError(f"no free lookup code after {_ATTEMPTS} draws; is the random source broken?")
 
 
@@ -334,9 +345,14 @@ def _existing(row: InvoiceRow, ctx: Context, correction: _Correction | None) -> 
     return _to_issued(row, ctx)
 
 
-#: Runs inside the issuing transaction, after the row is inserted (the batch keeps
-#: its credit balances and consumption history there, atomically with the invoice).
-RecordHook = Callable[[Session, Invoice], None]
+#: Runs inside the issuing transaction, after the rows are inserted, with the invoices
+#: this call created (the batch keeps its credit balances and consumption history
+#: there, atomically with the invoices). Not called for references issued before.
+RecordHook = Callable[[Session, Sequence[Invoice]], None]
+
+
+class _TwinsCommitted(Exception):
+    """Raised inside the transaction to roll it back: a twin issued some of the references."""
 
 
 def _events(
@@ -369,78 +385,143 @@ def _events(
     ]
 
 
-def _record(
-    draft: InvoiceDraft,
-    ctx: Context,
-    correction: _Correction | None,
-    on_recorded: RecordHook | None = None,
-) -> IssuedInvoice:
-    """Number and store ``draft`` in one transaction (retried after a lost race).
+def _issued_rows(session: Session, references: Sequence[str]) -> dict[str, InvoiceRow]:
+    """The rows already issued under any of ``references``, detached from the session."""
+    if not references:
+        return {}
+    rows = session.exec(select(InvoiceRow).where(col(InvoiceRow.reference).in_(references))).all()
+    for row in rows:
+        session.expunge(row)  # keep them readable after the transaction
+    return {row.reference: row for row in rows if row.reference is not None}
 
-    The same transaction appends the ``invoice.issued`` audit event.
+
+def _take_numbers(session: Session, drafts: Sequence[InvoiceDraft]) -> list[int]:
+    """Numbers for ``drafts`` in their order: consecutive per series, following the dates.
+
+    Series are locked in a fixed order (template, series) so that two callers never
+    wait for each other's counters; within a series, earlier issue dates get the
+    lower numbers.
     """
-    _check_issue_date(draft, ctx)
-    draft_json = draft.model_dump_json()
+    numbers = [0] * len(drafts)
+    groups: dict[tuple[str, str, date], list[int]] = {}
+    for index, draft in enumerate(drafts):
+        groups.setdefault((draft.template, draft.series, draft.issue_date), []).append(index)
+    for (template, series, issue_date), indexes in sorted(groups.items()):
+        first = next_numbers(session, template, series, len(indexes), issue_date=issue_date)
+        for offset, index in enumerate(indexes):
+            numbers[index] = first + offset
+    return numbers
+
+
+def _record(
+    drafts: Sequence[InvoiceDraft],
+    ctx: Context,
+    correction: _Correction | None = None,
+    on_recorded: RecordHook | None = None,
+) -> list[IssuedInvoice]:
+    """Number and store ``drafts`` in one transaction (retried after a lost race).
+
+    Drafts whose reference was issued before come back as that invoice; the
+    others get consecutive numbers, fresh lookup codes, their rows and their
+    ``invoice.issued`` audit events, all in the same transaction. A correction
+    (one draft only) also marks the original.
+    """
+    if correction is not None and len(drafts) != 1:
+        raise ValueError("a correction issues exactly one draft")  # a programming error
+    for draft in drafts:
+        _check_issue_date(draft, ctx)
+    references = [d.reference for d in drafts if d.reference is not None]
+    if len(set(references)) != len(references):
+        twice = next(r for r in references if references.count(r) > 1)
+        raise ValidationError("drafts", f"reference {twice!r} appears more than once")
+    draft_jsons = [draft.model_dump_json() for draft in drafts]
     for attempt in range(_ATTEMPTS):
         try:
             with transaction(ctx.engine) as session:
-                if draft.reference is not None:
-                    _raise_if_issued(session, draft.reference)
-                if correction is not None:
-                    correction.mark_original(session)
-                lookup_code = _fresh_lookup_code(session)  # before the lock: keep it short
-                number = next_number(
-                    session, draft.template, draft.series, issue_date=draft.issue_date
-                )
-                if draft.reference is not None and not is_sqlite(ctx.engine):
-                    # The counter lock serialises the issuers of a series: a twin that
-                    # committed while we waited for it is visible now. Rolling back
-                    # gives the number back. (SQLite has one writer at a time: the
-                    # first check already saw everything.)
-                    _raise_if_issued(session, draft.reference)
-                values = _row_values(draft, draft_json, ctx, number, lookup_code)
-                if correction is not None:
-                    values["corrects_id"] = correction.original_id
-                    values["correction_kind"] = int(correction.kind)
-                session.execute(_INSERT, values)
-                invoice = Invoice(
-                    id=uuid.UUID(values["id"]),
-                    draft=draft,
-                    number=number,
-                    lookup_code=values["lookup_code"],
-                    issued_at=values["issued_at"],
-                )
-                if on_recorded is not None:
-                    on_recorded(session, invoice)
+                issued = _issued_rows(session, references)
+                fresh = [i for i, d in enumerate(drafts) if d.reference not in issued]
+                created = _insert(session, ctx, drafts, draft_jsons, fresh, correction)
+                if on_recorded is not None and created:
+                    on_recorded(session, [invoice for invoice, _ in created.values()])
                 # Last in the transaction: the log's head is the most contended lock.
-                audit.record_many(session, _events(invoice, draft_json, values, correction))
-        except _AlreadyIssued as twin:
-            return _existing(twin.row, ctx, correction)
+                audit.record_many(
+                    session,
+                    [
+                        event
+                        for i, (invoice, values) in created.items()
+                        for event in _events(invoice, draft_jsons[i], values, correction)
+                    ],
+                )
+        except _TwinsCommitted:
+            continue  # the next attempt finds the twins' rows in its first query
         except StoreError as exc:
             # A unique constraint (reference, lookup code) lost a race with another
             # transaction: nothing was kept, so look again and retry.
             if isinstance(exc.__cause__, IntegrityError) and attempt + 1 < _ATTEMPTS:
                 continue
             raise
-        return IssuedInvoice(
-            invoice=invoice,
-            xml_path=None,
-            pdf_path=None,
-            xml_sha256=None,
-            pdf_sha256=None,
-            corrects_id=values.get("corrects_id"),
-            created=True,
-        )
+        results: list[IssuedInvoice] = []
+        for index, draft in enumerate(drafts):
+            if index in created:
+                invoice, values = created[index]
+                results.append(
+                    IssuedInvoice(
+                        invoice=invoice,
+                        xml_path=None,
+                        pdf_path=None,
+                        xml_sha256=None,
+                        pdf_sha256=None,
+                        corrects_id=values.get("corrects_id"),
+                        created=True,
+                    )
+                )
+            else:
+                assert draft.reference is not None  # noqa: S101 - only references repeat
+                results.append(_existing(issued[draft.reference], ctx, correction))
+        return results
     raise StoreError(f"could not issue after {_ATTEMPTS} attempts")  # pragma: no cover
 
 
-def _raise_if_issued(session: Session, reference: str) -> None:
-    """Leave the transaction with :class:`_AlreadyIssued` if ``reference`` has a row."""
-    found = session.execute(_ID_BY_REFERENCE, {"reference": reference}).scalar_one_or_none()
-    if found is not None:
-        row = session.get_one(InvoiceRow, found)
-        session.expunge(row)  # keep it readable after the rollback
-        raise _AlreadyIssued(row)
+def _insert(
+    session: Session,
+    ctx: Context,
+    drafts: Sequence[InvoiceDraft],
+    draft_jsons: Sequence[str],
+    fresh: Sequence[int],
+    correction: _Correction | None,
+) -> dict[int, tuple[Invoice, dict[str, Any]]]:
+    """Number and insert the drafts at the ``fresh`` indexes; by index, what was made."""
+    if not fresh:
+        return {}
+    if correction is not None:
+        correction.mark_original(session)
+    codes = _fresh_lookup_codes(session, len(fresh))  # before the counter lock: keep it short
+    numbers = _take_numbers(session, [drafts[i] for i in fresh])
+    if not is_sqlite(ctx.engine):
+        # The counter lock serialises the issuers of a series: a twin that committed
+        # while we waited for it is visible now. Rolling back gives the numbers back.
+        # (SQLite has one writer at a time: the first query already saw everything.)
+        wanted = [r for i in fresh if (r := drafts[i].reference) is not None]
+        if _issued_rows(session, wanted):
+            raise _TwinsCommitted
+    rows: list[dict[str, Any]] = []
+    created: dict[int, tuple[Invoice, dict[str, Any]]] = {}
+    for index, number, code in zip(fresh, numbers, codes, strict=True):
+        values = _row_values(drafts[index], draft_jsons[index], ctx, number, code)
+        if correction is not None:
+            values["corrects_id"] = correction.original_id
+            values["correction_kind"] = int(correction.kind)
+        rows.append(values)
+        invoice = Invoice(
+            id=uuid.UUID(values["id"]),
+            draft=drafts[index],
+            number=number,
+            lookup_code=code,
+            issued_at=values["issued_at"],
+        )
+        created[index] = (invoice, values)
+    session.execute(_INSERT, rows)
+    return created
 
 
 def _row_values(
@@ -471,12 +552,32 @@ def record_invoice(
 ) -> IssuedInvoice:
     """Number and store an invoice in one transaction, without making its documents.
 
-    This is the transactional half of :func:`issue` (the batch uses it to number
-    first and render later). The invoice's documents stay pending until
-    :func:`issue` with the same reference or :func:`complete_pending` renders them.
+    This is the transactional half of :func:`issue`. The invoice's documents stay
+    pending until :func:`issue` with the same reference, :func:`ensure_documents`
+    or :func:`complete_pending` renders them.
     """
     ctx = resolve(ctx)
-    return _record(parse_model(InvoiceDraft, draft), ctx, None, on_recorded)
+    return _record([parse_model(InvoiceDraft, draft)], ctx, None, on_recorded)[0]
+
+
+def record_invoices(
+    drafts: Sequence[InvoiceDraft | dict[str, Any] | str],
+    *,
+    ctx: Context | None = None,
+    on_recorded: RecordHook | None = None,
+) -> list[IssuedInvoice]:
+    """:func:`record_invoice` for many drafts in one transaction (as the batch does).
+
+    The numbers are consecutive per series (in the drafts' order, earlier issue
+    dates first) and the whole run commits or none of it: one lock, one insert
+    and one audit append instead of one each per invoice. Drafts whose reference
+    was issued before come back as that invoice (``created`` False). A bad draft
+    raises :class:`ValidationError` naming ``drafts.<index>.<field>`` before anything
+    is stored.
+    """
+    ctx = resolve(ctx)
+    parsed = [parse_model(InvoiceDraft, d, prefix=f"drafts.{i}") for i, d in enumerate(drafts)]
+    return _record(parsed, ctx, None, on_recorded)
 
 
 def issue(
@@ -599,36 +700,107 @@ def store_documents(
 ) -> IssuedInvoice:
     """Write rendered documents (atomically), record their paths and hashes in the row and
     append ``invoice.signed``, unless another process stored them first."""
+    return store_many_documents([(issued, xml, pdf)], ctx=ctx)[0]
+
+
+_SET_DOCUMENTS = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id == sa.bindparam("row_id"))
+    .values(
+        xml_path=sa.bindparam("xml_path"),
+        pdf_path=sa.bindparam("pdf_path"),
+        xml_sha256=sa.bindparam("xml_sha256"),
+        pdf_sha256=sa.bindparam("pdf_sha256"),
+    )
+)
+_DOCUMENT_COLUMNS = sa.select(
+    _TABLE.c.id, _TABLE.c.xml_path, _TABLE.c.pdf_path, _TABLE.c.xml_sha256, _TABLE.c.pdf_sha256
+)
+
+
+def store_many_documents(
+    documents: Sequence[tuple[IssuedInvoice, bytes, bytes]], *, ctx: Context | None = None
+) -> list[IssuedInvoice]:
+    """:func:`store_documents` for many invoices: one flush to disk, one transaction.
+
+    ``documents`` are (invoice, signed XML, signed PDF). The files are written
+    under temporary names and made durable together (:class:`evservice._files.
+    StagedFiles`); then, with the rows locked, those still without documents get
+    their files renamed into place, their paths and hashes, and one
+    ``invoice.signed`` event each. Rows that another process completed meanwhile
+    keep that process's files (which match their hashes); ours are deleted.
+    Returns the invoices as stored, in the order given.
+    """
     ctx = resolve(ctx)
-    xml_rel, pdf_rel = _relative_paths(issued.invoice)
-    with transaction(ctx.engine) as session:
-        row = session.exec(
-            select(InvoiceRow)
-            .where(InvoiceRow.id == issued.row_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        if row.xml_path is None or row.pdf_path is None:
-            write_atomically(ctx.data_dir / xml_rel, xml)
-            write_atomically(ctx.data_dir / pdf_rel, pdf)
-            row.xml_path, row.pdf_path = str(xml_rel), str(pdf_rel)
-            row.xml_sha256 = hashlib.sha256(xml).hexdigest()
-            row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-            session.add(row)
-            session.flush()
-            audit.record(
-                session,
-                type="invoice.signed",
-                subject=row.id,
-                actor="system",
-                at=ctx.clock.now(),
-                data={
-                    "invoice": issued.label,
-                    "xml_sha256": row.xml_sha256,
-                    "pdf_sha256": row.pdf_sha256,
-                },
+    if not documents:
+        return []
+    data_dir = ctx.data_dir
+    wanted: dict[str, dict[str, Any]] = {}
+    with StagedFiles() as staged:
+        for issued, xml, pdf in documents:
+            xml_rel, pdf_rel = _relative_paths(issued.invoice)
+            staged.add(data_dir / xml_rel, xml)
+            staged.add(data_dir / pdf_rel, pdf)
+            wanted[issued.row_id] = {
+                "row_id": issued.row_id,
+                "xml_path": str(xml_rel),
+                "pdf_path": str(pdf_rel),
+                "xml_sha256": hashlib.sha256(xml).hexdigest(),
+                "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+            }
+        staged.sync()  # outside the transaction: the flush is the slow part
+        with transaction(ctx.engine) as session:
+            query = (
+                _DOCUMENT_COLUMNS.where(_TABLE.c.id.in_(sorted(wanted)))
+                .order_by(_TABLE.c.id)  # rows locked in one order by every process
+                .with_for_update()
             )
-    return _to_issued(row, ctx, created=issued.created)
+            stored = {row.id: row for row in session.execute(query)}
+            todo = [
+                values
+                for row_id, values in wanted.items()
+                if row_id in stored
+                and (stored[row_id].xml_path is None or stored[row_id].pdf_path is None)
+            ]
+            missing = sorted(set(wanted) - set(stored))
+            if missing:
+                raise NotFoundError(f"no invoice with id {missing[0]} to store documents for")
+            if todo:
+                staged.place(data_dir / v[key] for v in todo for key in ("xml_path", "pdf_path"))
+                session.execute(_SET_DOCUMENTS, todo)
+                now = ctx.clock.now()
+                labels = {issued.row_id: issued.label for issued, _, _ in documents}
+                audit.record_many(
+                    session,
+                    [
+                        audit.NewEvent(
+                            "invoice.signed",
+                            v["row_id"],
+                            "system",
+                            now,
+                            {
+                                "invoice": labels[v["row_id"]],
+                                "xml_sha256": v["xml_sha256"],
+                                "pdf_sha256": v["pdf_sha256"],
+                            },
+                        )
+                        for v in todo
+                    ],
+                )
+    done = {v["row_id"] for v in todo}
+    results: list[IssuedInvoice] = []
+    for issued, _, _ in documents:
+        source = wanted[issued.row_id] if issued.row_id in done else stored[issued.row_id]._asdict()
+        results.append(
+            dataclasses.replace(
+                issued,
+                xml_path=data_dir / source["xml_path"],
+                pdf_path=data_dir / source["pdf_path"],
+                xml_sha256=source["xml_sha256"],
+                pdf_sha256=source["pdf_sha256"],
+            )
+        )
+    return results
 
 
 def complete_pending(
