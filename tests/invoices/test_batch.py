@@ -23,7 +23,7 @@ from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.delivery import MemoryChannel, dispatch, list_outbox
 from evservice.errors import ConfigurationError, ValidationError
-from evservice.invoices import IssuedInvoice, list_invoices
+from evservice.invoices import Invoice, IssuedInvoice, list_invoices
 from evservice.invoices import _batch as batch_module
 from evservice.invoices._batch import BatchOptions, BatchSummary, batch_reference, run_batch
 from evservice.invoices._demo_data import COLUMNS
@@ -466,25 +466,64 @@ def test_documents_a_crash_left_unwritten_are_completed_first(
     sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "in.csv", good_rows(5))
-    real = batch_module.ensure_documents
+    real = batch_module.render_documents
     calls = 0
 
-    def dies_on_the_third(issued: IssuedInvoice, *, ctx: Context | None = None) -> IssuedInvoice:
+    def dies_on_the_third(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise _Crash
-        return real(issued, ctx=ctx)
+        return real(invoice, ctx)
 
-    monkeypatch.setattr(batch_module, "ensure_documents", dies_on_the_third)
+    monkeypatch.setattr(batch_module, "render_documents", dies_on_the_third)
     with pytest.raises(_Crash):
         run(sqlite_bctx, path)
-    monkeypatch.setattr(batch_module, "ensure_documents", real)
+    monkeypatch.setattr(batch_module, "render_documents", real)
     pending = [i for i in issued_invoices(sqlite_bctx) if not i.has_documents]
-    assert [i.number for i in pending] == [3]
+    assert [i.number for i in pending] == [3]  # five rows: a chunk of one row each
+    assert not list((sqlite_bctx.data_dir / "invoices").rglob("*.tmp"))
 
     summary = run(sqlite_bctx, path)
     assert (summary.completed_pending, summary.already_issued, summary.issued) == (1, 3, 2)
     invoices = issued_invoices(sqlite_bctx)
     assert_gapless(invoices)
     assert all(i.has_documents for i in invoices)
+
+
+def test_a_chunk_is_numbered_together_and_a_crash_leaves_it_to_be_completed(
+    sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "in.csv", good_rows(30))  # chunks of three rows
+    real = batch_module.render_documents
+    calls = 0
+
+    def dies_on_the_fifth(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise _Crash
+        return real(invoice, ctx)
+
+    monkeypatch.setattr(batch_module, "render_documents", dies_on_the_fifth)
+    with pytest.raises(_Crash):
+        run(sqlite_bctx, path)
+    monkeypatch.setattr(batch_module, "render_documents", real)
+    invoices = issued_invoices(sqlite_bctx)
+    # The second chunk (rows 4-6) was numbered in one transaction; its documents are
+    # stored together after all three are rendered, so none of them were.
+    assert [(i.number, i.has_documents) for i in invoices] == [
+        (1, True), (2, True), (3, True), (4, False), (5, False), (6, False)
+    ]  # fmt: skip
+    assert not list((sqlite_bctx.data_dir / "invoices").rglob("*.tmp"))
+
+    summary = run(sqlite_bctx, path)
+    assert (summary.completed_pending, summary.already_issued, summary.issued) == (3, 6, 24)
+    invoices = issued_invoices(sqlite_bctx)
+    assert_gapless(invoices)
+    assert all(i.has_documents for i in invoices)
+    with sqlite_bctx.engine.connect() as conn:
+        signed = conn.execute(
+            sa.select(AuditEventRow.subject).where(AuditEventRow.type == "invoice.signed")  # type: ignore[arg-type]
+        ).scalars()
+        assert sorted(signed) == sorted(i.row_id for i in invoices)  # one event each

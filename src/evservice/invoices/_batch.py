@@ -10,12 +10,15 @@
 2. Issuing. The valid rows are read again and sent in chunks to workers: a
    local process pool (``workers`` processes, each loading fonts, keys and
    tariffs once) or a Dask cluster. Only a bounded number of chunks is in
-   flight, so memory stays flat however long the file. A worker numbers each
-   invoice with :func:`record_invoice` and writes its signed XML and PDF with
-   :func:`ensure_documents`; numbering stays gapless with any number of workers.
+   flight, so memory stays flat however long the file. A worker numbers a
+   whole chunk in one transaction (:func:`record_invoices`: one counter lock,
+   one insert, one audit append), renders each invoice's signed XML and PDF
+   (:func:`render_documents`) and stores them a hundred at a time
+   (:func:`store_many_documents`: one flush to disk, one transaction);
+   numbering stays gapless with any number of workers.
 
 Exactly once, resumable: each (period, customer, meter or plan) has one
-reference, and :func:`record_invoice` gives back the invoice already issued
+reference, and :func:`record_invoices` gives back the invoice already issued
 under it, so a rerun after a kill issues only what is missing, with the next
 consecutive numbers. A run starts by completing the documents a killed run left
 unwritten (:func:`complete_pending`). What the batch remembers is written in the
@@ -81,7 +84,6 @@ from evservice.errors import (
     ConfigurationError,
     DocumentError,
     EvServiceError,
-    NumberingError,
     StoreError,
     ValidationError,
 )
@@ -98,8 +100,9 @@ from evservice.invoices._identifiers import validate_series_for_date, validate_t
 from evservice.invoices._issue import (
     IssuedInvoice,
     complete_pending,
-    ensure_documents,
-    record_invoice,
+    record_invoices,
+    render_documents,
+    store_many_documents,
 )
 from evservice.invoices._model import Buyer, Invoice, InvoiceDraft, InvoiceLine, Seller
 from evservice.invoices._pricing import PricedReading, price_reading
@@ -126,6 +129,15 @@ _HISTORY: sa.Table = BatchHistory.__table__  # type: ignore[attr-defined]
 _CREDIT: sa.Table = BatchCredit.__table__  # type: ignore[attr-defined]
 _NOTICE: sa.Table = BatchNotice.__table__  # type: ignore[attr-defined]
 _CREDIT_ATTEMPTS = 5
+_SET_CREDIT = (
+    sa.update(_CREDIT)
+    .where(_CREDIT.c.customer_id == sa.bindparam("c"), _CREDIT.c.plan_code == sa.bindparam("p"))
+    .values(
+        balance=sa.bindparam("balance"),
+        period=sa.bindparam("period"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
 _REJECTED_COLUMNS = ("row_number", "customer_id", "field", "reason")
 #: Fields of a draft, named as the CSV columns they come from.
 _COLUMNS = {
@@ -548,60 +560,81 @@ def _bill(row: Row, params: _Params, tariffs: TariffBook, stored_credit: int = 0
 
 
 def _on_recorded(
-    row: Row, params: _Params, bill: _Bill, stored_credit: int | None
-) -> Callable[[Session, Invoice], None]:
-    """The hook run in the numbering transaction: history row, then the credit balance."""
+    params: _Params, billed: Mapping[str, tuple[Row, _Bill]], stored: Mapping[tuple[str, str], int]
+) -> Callable[[Session, Sequence[Invoice]], None]:
+    """The hook run in the numbering transaction: history rows, then the credit balances.
 
-    def hook(session: Session, invoice: Invoice) -> None:
-        totals = invoice.totals
-        session.execute(
-            sa.insert(_HISTORY).values(
-                customer_id=row.customer_id,
-                item_key=row.item_key,
-                period=str(params.period),
-                invoice_id=str(invoice.id),
-                kwh=None if bill.kwh is None else int(bill.kwh),
-                amount=int(totals.before_tax),
-                payable=int(totals.payable),
-                rolled_over=isinstance(row, MeterRow) and row.rolled_over,
-                recorded_at=invoice.issued_at,
+    ``billed`` maps each draft's reference to its row and bill; ``stored`` holds
+    the credit balances the bills were drafted with.
+    """
+
+    def hook(session: Session, invoices: Sequence[Invoice]) -> None:
+        history: list[dict[str, Any]] = []
+        credits: list[tuple[SubscriptionRow, Invoice, int]] = []
+        for invoice in invoices:
+            assert invoice.draft.reference is not None  # noqa: S101 - batch drafts have one
+            row, bill = billed[invoice.draft.reference]
+            totals = invoice.totals
+            history.append(
+                {
+                    "customer_id": row.customer_id,
+                    "item_key": row.item_key,
+                    "period": str(params.period),
+                    "invoice_id": str(invoice.id),
+                    "kwh": None if bill.kwh is None else int(bill.kwh),
+                    "amount": int(totals.before_tax),
+                    "payable": int(totals.payable),
+                    "rolled_over": isinstance(row, MeterRow) and row.rolled_over,
+                    "recorded_at": invoice.issued_at,
+                }
             )
-        )
-        if isinstance(row, SubscriptionRow) and stored_credit is not None:
-            left = int(bill.credit_left or 0)
-            _store_credit(session, row, params, stored_credit, left, invoice)
+            if isinstance(row, SubscriptionRow):
+                credits.append((row, invoice, int(bill.credit_left or 0)))
+        session.execute(sa.insert(_HISTORY), history)
+        if credits:
+            _store_credits(session, params, credits, stored)
 
     return hook
 
 
-def _credit_key(row: SubscriptionRow) -> Any:
-    return (_CREDIT.c.customer_id == row.customer_id) & (_CREDIT.c.plan_code == row.plan_code)
+def _credit_key(row: SubscriptionRow) -> tuple[str, str]:
+    return (row.customer_id, row.plan_code)
 
 
-def _store_credit(
+def _store_credits(
     session: Session,
-    row: SubscriptionRow,
     params: _Params,
-    expected: int,
-    left: int,
-    invoice: Invoice,
+    credits: Sequence[tuple[SubscriptionRow, Invoice, int]],
+    expected: Mapping[tuple[str, str], int],
 ) -> None:
-    """Set the plan's balance to ``left`` if it is still ``expected`` (else draft again)."""
-    found = session.execute(
-        sa.select(_CREDIT.c.balance).where(_credit_key(row)).with_for_update()
-    ).first()
-    current = 0 if found is None else int(found[0])
-    if current != expected:
-        raise _CreditChanged(f"the credit of customer {row.customer_id} changed meanwhile")
-    values = {"balance": left, "period": str(params.period), "updated_at": invoice.issued_at}
-    if found is not None:
-        session.execute(sa.update(_CREDIT).where(_credit_key(row)).values(values))
-    elif left:
-        session.execute(
-            sa.insert(_CREDIT).values(
-                customer_id=row.customer_id, plan_code=row.plan_code, **values
-            )
-        )
+    """Set each plan's balance to what its invoice left, if it is still what was drafted with.
+
+    The balances are locked first (in one query); one that moved since it was read
+    raises :class:`_CreditChanged` and the chunk is drafted again.
+    """
+    customers = sorted({row.customer_id for row, _, _ in credits})
+    query = (
+        sa.select(_CREDIT.c.customer_id, _CREDIT.c.plan_code, _CREDIT.c.balance)
+        .where(_CREDIT.c.customer_id.in_(customers))
+        .order_by(_CREDIT.c.customer_id, _CREDIT.c.plan_code)
+        .with_for_update()
+    )
+    found = {(c, p): int(b) for c, p, b in session.execute(query)}
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for row, invoice, left in credits:
+        key = _credit_key(row)
+        if found.get(key, 0) != expected.get(key, 0):
+            raise _CreditChanged(f"the credit of customer {row.customer_id} changed meanwhile")
+        values = {"balance": left, "period": str(params.period), "updated_at": invoice.issued_at}
+        if key in found:
+            updates.append({"c": row.customer_id, "p": row.plan_code, **values})
+        elif left:
+            inserts.append({"customer_id": row.customer_id, "plan_code": row.plan_code, **values})
+    if updates:
+        session.execute(_SET_CREDIT, updates)
+    if inserts:
+        session.execute(sa.insert(_CREDIT), inserts)
 
 
 def _read_credits(ctx: Context, rows: Iterable[Row]) -> dict[tuple[str, str], int]:
@@ -618,31 +651,65 @@ def _read_credits(ctx: Context, rows: Iterable[Row]) -> dict[tuple[str, str], in
     return {(c, p): int(b) for c, p, b in found if (c, p) in wanted}
 
 
-def _issue_row(
-    ctx: Context,
-    params: _Params,
-    tariffs: TariffBook,
-    row: Row,
-    credits: Mapping[tuple[str, str], int],
-) -> _Outcome:
-    """Number (or find) the row's invoice, then make sure its documents exist."""
-    for attempt in range(_CREDIT_ATTEMPTS):
-        stored: int | None = None
-        if isinstance(row, SubscriptionRow):
-            key = (row.customer_id, row.plan_code)
-            stored = credits.get(key, 0) if attempt == 0 else _read_credits(ctx, [row]).get(key, 0)
-        bill = _bill(row, params, tariffs, stored or 0)
+def _issue_rows(
+    ctx: Context, params: _Params, tariffs: TariffBook, rows: Sequence[Row]
+) -> tuple[list[_Outcome], list[Rejection]]:
+    """Number the chunk's invoices in one transaction, then make their documents.
+
+    Rows that no longer price (a tariff file changed since the validation pass)
+    are rejected, not issued. Documents are rendered and stored
+    :data:`_DOCUMENTS_AT_ONCE` invoices at a time (one flush and one transaction each).
+    """
+    for _ in range(_CREDIT_ATTEMPTS):
+        stored = _read_credits(ctx, rows)
+        billed: dict[str, tuple[Row, _Bill]] = {}
+        rejections: list[Rejection] = []
+        for row in rows:
+            credit = stored.get(_credit_key(row), 0) if isinstance(row, SubscriptionRow) else 0
+            try:
+                bill = _bill(row, params, tariffs, credit)
+            except ValidationError as exc:
+                rejections.append(_rejection(row, exc))
+                continue
+            assert bill.draft.reference is not None  # noqa: S101 - batch drafts have one
+            billed[bill.draft.reference] = (row, bill)
         try:
-            issued = record_invoice(
-                bill.draft, ctx=ctx, on_recorded=_on_recorded(row, params, bill, stored)
+            issued = record_invoices(
+                [bill.draft for _, bill in billed.values()],
+                ctx=ctx,
+                on_recorded=_on_recorded(params, billed, stored),
             )
         except _CreditChanged:
             continue
-        return _Outcome(row, bill, ensure_documents(issued, ctx=ctx))
+        outcomes = [
+            _Outcome(row, bill, invoice)
+            for (row, bill), invoice in zip(billed.values(), issued, strict=True)
+        ]
+        return _with_documents(ctx, outcomes), rejections
     raise BatchError(
-        f"row {row.row_number}: the credit of customer {row.customer_id} kept changing "
-        "while its invoice was drafted; is another batch running for the same customers?"
+        f"rows {rows[0].row_number}-{rows[-1].row_number}: a customer's credit kept changing "
+        "while the invoices were drafted; is another batch running for the same customers?"
     )
+
+
+#: Invoices rendered before their documents are stored together (memory stays bounded).
+_DOCUMENTS_AT_ONCE = 100
+
+
+def _with_documents(ctx: Context, outcomes: Sequence[_Outcome]) -> list[_Outcome]:
+    """The outcomes with every invoice's documents rendered and stored."""
+    done = list(outcomes)
+    pending = [i for i, outcome in enumerate(done) if not outcome.issued.has_documents]
+    for start in range(0, len(pending), _DOCUMENTS_AT_ONCE):
+        indexes = pending[start : start + _DOCUMENTS_AT_ONCE]
+        rendered = []
+        for index in indexes:
+            issued = done[index].issued
+            rendered.append((issued, *render_documents(issued.invoice, ctx)))
+        stored = store_many_documents(rendered, ctx=ctx)
+        for index, issued in zip(indexes, stored, strict=True):
+            done[index] = dataclasses.replace(done[index], issued=issued)
+    return done
 
 
 def _notices(ctx: Context, invoice_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -811,19 +878,10 @@ def _process(ctx: Context, params: _Params, rows: Sequence[Row]) -> _ChunkResult
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     outcomes: list[_Outcome] = []
     try:
-        credits = _read_credits(ctx, rows)
-        for row in rows:
-            try:
-                outcome = _issue_row(ctx, params, tariffs, row, credits)
-            except NumberingError:
-                raise  # the series refuses: a batch matter, not this row's
-            except ValidationError as exc:
-                result.rejections.append(_rejection(row, exc))
-                result.done += 1
-                continue
-            outcomes.append(outcome)
+        outcomes, result.rejections = _issue_rows(ctx, params, tariffs, rows)
+        for outcome in outcomes:
             result.tally.add(outcome)
-            result.done += 1
+        result.done = len(rows)
         items = [
             BilledItem(
                 customer_id=o.row.customer_id,
@@ -843,7 +901,7 @@ def _process(ctx: Context, params: _Params, rows: Sequence[Row]) -> _ChunkResult
         if params.notify_anomalies:
             _notify(ctx, params, outcomes, result.anomalies, result.tally)
     except EvServiceError as exc:
-        where = f"row {rows[result.done].row_number}: " if result.done < len(rows) else ""
+        where = f"rows {rows[0].row_number}-{rows[-1].row_number}: " if not result.done else ""
         result.error = f"{where}{type(exc).__name__}: {exc}"
     return result
 
