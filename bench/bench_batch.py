@@ -1,36 +1,44 @@
 """The monthly batch's signed-invoice pipeline: throughput, baselines, memory and scaling.
 
-Per invoice, as the batch does it: a demo CSV row (``write_demo_csv``) is
-priced (``price_reading`` for meters, ``bill_subscription`` for internet
-plans) into a draft, numbered and stored with its ``invoice.issued`` audit
-event (``record_invoice``), then ``ensure_documents``: tax-authority XML,
-XMLDSig, the A4 PDF with its VietQR code, PAdES with the signed XML attached,
-both files written atomically (fsync) and the ``invoice.signed`` event, on a
-temporary SQLite store with the development key.
+"Ours" is :func:`evservice.invoices._batch.run_batch` itself, on demo input
+(``write_demo_csv``), exactly as ``evservice invoices batch`` runs it: the
+validation pass, then chunks on worker processes (fonts and key loaded once per
+worker), each chunk numbered in one transaction with its ``invoice.issued``
+events, every invoice's tax-authority XML signed (XMLDSig), its A4 PDF drawn
+with the VietQR code and PAdES-signed with the signed XML attached, the
+documents stored a hundred at a time (one flush to disk, one transaction with
+the ``invoice.signed`` events), anomalies checked, an audit checkpoint at the
+end. A fresh SQLite store (or PostgreSQL with ``--postgres``) per run, with the
+development key.
 
 Figures printed (all from this run, on this machine):
 
-1. ``--invoices`` invoices through worker processes (``--workers``, each with
-   its own Context, fonts and key loaded once, warmed up before the clock
-   starts): wall-clock invoices/s, invoices/s per worker, and CPU ms per
-   invoice summed over the workers (the per-core rate when nothing waits on
-   the disk: 1000 / CPU ms);
-2. where one invoice's time goes, stage by stage, in one process;
-3. the same pipeline in one process against two baselines, on ``--baseline``
-   rows each: (a) the obvious build -- reportlab platypus layout, a ``qrcode``
-   PNG, stock pyHanko signing with an RSA key loaded from PKCS#12 per call
-   (``SimpleSigner.load_pkcs12`` + ``signers.sign_pdf``); (b) WeasyPrint
-   HTML -> PDF, then the same stock pyHanko signing. Both store and audit
-   exactly as ours does, so the ratios compare whole pipelines; the document
-   part alone is compared too;
-4. peak RSS per worker at ``--invoices`` and, with ``--memory N``, for one
-   worker over N invoices, with RSS at 10 % and at the end (flat = no growth);
+1. where one invoice's time goes, step by step, in one process (the chunked
+   steps divided by the chunk's size);
+2. the whole pipeline in one process against two baselines on ``--baseline``
+   rows: (a) the obvious build -- one transaction and one fsynced file pair per
+   invoice, reportlab platypus layout, a ``qrcode`` PNG, stock pyHanko signing
+   with an RSA key loaded from PKCS#12 per call (``SimpleSigner.load_pkcs12`` +
+   ``signers.sign_pdf``); (b) WeasyPrint HTML -> PDF, then the same stock
+   pyHanko signing. The baselines number, store and audit each invoice through
+   our public one-invoice API, so the ratios compare whole pipelines; the
+   document part alone is compared too;
+3. ``run_batch`` over ``--invoices`` rows with each worker count of
+   ``--workers``: invoices/s (wall clock, the whole run), CPU ms per invoice of
+   the workers, and peak RSS per worker (sampled with psutil);
+4. with ``--memory N``: one worker over N rows, peak RSS and RSS at 10 % and at
+   the end, against the peak at ``--invoices`` rows;
 5. scaling: invoices/s with each worker count against one worker.
+
+``--data-dir`` puts the stores and documents in a folder of your choice (default:
+the system's temporary folder); creating files costs very different amounts on
+different filesystems, so the folder is printed.
 
 Needs the ``bench`` extra for the baselines: ``pip install -e '.[bench]'``.
 
 Run:  .venv/bin/python bench/bench_batch.py --invoices 2000 [--memory 20000] [--workers 1,2]
       [--baseline 100] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+      [--data-dir DIR]
 
 On a shared machine compare the ratios, which come from the same run, rather
 than absolute rates; the load average is printed at the start and the end.
@@ -41,15 +49,15 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import multiprocessing as mp
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
@@ -62,16 +70,16 @@ from evservice.invoices import (
     Buyer,
     Invoice,
     InvoiceDraft,
-    IssuedInvoice,
     bill_subscription,
-    ensure_documents,
     invoice_to_xml,
     load_tariffs,
     price_reading,
     record_invoice,
+    record_invoices,
     render_documents,
     render_invoice_pdf,
 )
+from evservice.invoices._batch import BatchOptions, run_batch
 from evservice.invoices._batch_input import (
     BatchPeriod,
     MeterRow,
@@ -80,7 +88,12 @@ from evservice.invoices._batch_input import (
     read_batch_csv,
 )
 from evservice.invoices._demo_data import write_demo_csv
-from evservice.invoices._issue import _payment_lines, payment_code, store_documents
+from evservice.invoices._issue import (
+    _payment_lines,
+    payment_code,
+    store_documents,
+    store_many_documents,
+)
 from evservice.money import format_vnd
 from evservice.signing import load_signer
 from evservice.vn import amount_in_words
@@ -90,6 +103,7 @@ PERIOD = BatchPeriod(2026, 10)
 ISSUE_DATE = date(2026, 11, 1)
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 PASSWORD = b"bench"
+CHUNK = 100  # the batch's default chunk size
 SELLER = {
     "name": "Tổng công ty Điện lực TP Hà Nội - Công ty Điện lực Hoàn Kiếm",
     "tax_code": "0100101114",
@@ -101,19 +115,22 @@ SELLER = {
 Row = MeterRow | SubscriptionRow
 
 
-# -- the invoice of one row -------------------------------------------------------------
-
-
 def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url or f"sqlite:///{data_dir / 'store.db'}",
+        seller_name=SELLER["name"],
+        seller_tax_code=SELLER["tax_code"],
+        seller_address=SELLER["address"],
+        seller_phone=SELLER["phone"],
         payee_bank_bin="970436",
         payee_account="0011001234567",
         payee_name="TONG CONG TY DIEN LUC TP HA NOI",
         _env_file=None,  # type: ignore[call-arg]
     )
 
+
+# -- the invoice of one row (stages and baselines) -------------------------------------
 
 _TARIFFS: dict[str, Any] = {}
 
@@ -159,62 +176,70 @@ def _draft(row: Row) -> InvoiceDraft:
     )
 
 
-def _record(draft: InvoiceDraft, ctx: Context) -> IssuedInvoice:
-    return record_invoice(draft, ctx=ctx)
-
-
-def _rows(path: Path, count: int, seed: int) -> list[Row]:
+def _input(path: Path, count: int, seed: int) -> tuple[Path, list[Row]]:
     write_demo_csv(path, customers=count, period=PERIOD, seed=seed)
-    return [r for r in read_batch_csv(path, PERIOD) if not isinstance(r, Rejection)]
+    rows = [r for r in read_batch_csv(path, PERIOD) if not isinstance(r, Rejection)]
+    return path, rows
 
 
-# -- workers ----------------------------------------------------------------------------
-
-_WORKER: dict[str, Context] = {}
+# -- run_batch with its workers watched --------------------------------------------------
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+@dataclass
+class _Watch:
+    """Peak RSS and CPU time of every process below this one, sampled by a thread."""
 
+    interval: float = 0.1
+    peak_kb: dict[int, int] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)
+    rss_kb: dict[int, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
-def _warm(ctx: Context) -> None:
-    """Load what a worker keeps: fonts, key, tariffs, layouts (one throw-away document)."""
-    rows = _WORKER_WARM_ROWS
-    draft = _draft(rows[0])
-    invoice = Invoice(
-        id=uuid.uuid4(),
-        draft=draft,
-        number=1,
-        lookup_code="ABCD2345EFGH",
-        issued_at=NOW,
-    )
-    render_documents(invoice, ctx)
+    def sample(self) -> None:
+        import psutil
 
+        for child in psutil.Process().children(recursive=True):
+            try:
+                with child.oneshot():
+                    # Pool workers are forked from the fork server: their parent is not
+                    # this process (the fork server and the resource tracker are ours).
+                    if child.ppid() == os.getpid():
+                        continue
+                    times = child.cpu_times()
+                    rss = child.memory_info().rss // 1024
+                    peak = self._peak_kb(child.pid) or rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if not rss:
+                continue  # exiting: its last figures stand
+            self.cpu[child.pid] = times.user + times.system
+            self.rss_kb[child.pid] = rss
+            self.peak_kb[child.pid] = max(self.peak_kb.get(child.pid, 0), peak)
 
-_WORKER_WARM_ROWS: list[Row] = []
+    @staticmethod
+    def _peak_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
 
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
 
-def _init_worker(data_dir: str, database_url: str | None, warm_rows: list[Row]) -> None:
-    _WORKER_WARM_ROWS[:] = warm_rows
-    ctx = Context(settings=_settings(Path(data_dir), database_url), clock=ManualClock(NOW))
-    _ = ctx.engine
-    _warm(ctx)
-    _WORKER["ctx"] = ctx
-
-
-def _ping(_: int) -> int:
-    time.sleep(0.05)  # long enough that every worker takes one: all are initialised
-    return os.getpid()
-
-
-def _issue(row: Row) -> tuple[int, float, int]:
-    """One invoice end to end; returns (pid, CPU seconds, RSS kB)."""
-    ctx = _WORKER["ctx"]
-    start = time.process_time()
-    issued = record_invoice(_draft(row), ctx=ctx)
-    ensure_documents(issued, ctx=ctx)
-    return os.getpid(), time.process_time() - start, _rss_kb()
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[_Watch]:
+        thread = threading.Thread(target=self.run, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
 
 
 @dataclass
@@ -222,7 +247,7 @@ class RunResult:
     workers: int
     invoices: int
     wall: float
-    cpu: float
+    cpu: float  # the workers' CPU seconds
     peak_rss_kb: dict[int, int]
     rss_at_10: dict[int, int]
     rss_at_end: dict[int, int]
@@ -230,17 +255,6 @@ class RunResult:
     @property
     def rate(self) -> float:
         return self.invoices / self.wall
-
-
-def _run(
-    rows: Sequence[Row], workers: int, base: Path, label: str, postgres: str | None = None
-) -> RunResult:
-    data_dir = base / label
-    data_dir.mkdir(parents=True)
-    with _database(postgres, label) as url:
-        # Migrated once here, not by each worker.
-        Context(settings=_settings(data_dir, url), clock=ManualClock(NOW)).engine.dispose()
-        return _pool_run(rows, workers, data_dir, url)
 
 
 @contextlib.contextmanager
@@ -268,73 +282,96 @@ def _database(admin_url: str | None, label: str) -> Iterator[str | None]:
         admin.dispose()
 
 
-def _pool_run(rows: Sequence[Row], workers: int, data_dir: Path, url: str | None) -> RunResult:
-    context = mp.get_context("forkserver")
-    init = (str(data_dir), url, list(rows[:1]))
-    with context.Pool(workers, initializer=_init_worker, initargs=init) as pool:
-        pool.map(_ping, range(workers * 4), chunksize=1)
-        cpu = 0.0
-        peak: dict[int, int] = {}
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        tenth = max(1, len(rows) // 10)
-        start = time.perf_counter()
-        for done, (pid, spent, rss) in enumerate(pool.imap_unordered(_issue, rows, chunksize=8), 1):
-            cpu += spent
-            peak[pid] = max(peak.get(pid, 0), rss)
-            if done <= tenth:
-                first[pid] = rss
-            last[pid] = rss
-        wall = time.perf_counter() - start
-    return RunResult(workers, len(rows), wall, cpu, peak, first, last)
+def _batch(
+    csv: Path, rows: int, workers: int, base: Path, label: str, postgres: str | None = None
+) -> RunResult:
+    """``run_batch`` on ``csv`` with ``workers`` processes, in a fresh store; watched."""
+    data_dir = base / label
+    data_dir.mkdir(parents=True)
+    with _database(postgres, label) as url:
+        ctx = Context(settings=_settings(data_dir, url), clock=ManualClock(NOW))
+        watch = _Watch()
+        at_10: dict[int, int] = {}
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            if phase == "issue" and total and not at_10 and done >= total // 10:
+                watch.sample()
+                at_10.update(watch.rss_kb)
+
+        options = BatchOptions(
+            workers=workers, issue_date=ISSUE_DATE, series="C26TAA", progress=progress
+        )
+        with watch.watching():
+            summary = run_batch(csv, PERIOD, ctx=ctx, options=options)
+        assert summary.issued == rows, (summary.issued, summary.rejected)
+        ctx.engine.dispose()
+    workers_seen = {pid for pid in watch.cpu if pid in at_10} or set(watch.cpu)
+    return RunResult(
+        workers=workers,
+        invoices=summary.issued,
+        wall=summary.elapsed_seconds,
+        cpu=sum(watch.cpu[p] for p in workers_seen),
+        peak_rss_kb={p: watch.peak_kb[p] for p in workers_seen},
+        rss_at_10={p: at_10.get(p, 0) for p in workers_seen},
+        rss_at_end={p: watch.rss_kb[p] for p in workers_seen},
+    )
 
 
 # -- stages in one process --------------------------------------------------------------
 
 
 def _stages(rows: Sequence[Row], base: Path) -> dict[str, float]:
-    """Median ms per stage over ``rows``, in this process (after a warm-up invoice)."""
+    """ms per invoice and step in this process, as the batch runs them (after a warm-up)."""
     data_dir = base / "stages"
     ctx = Context(settings=_settings(data_dir), clock=ManualClock(NOW))
     signer = load_signer(ctx.settings)
+    render_documents(record_invoice(_draft(rows[0]), ctx=ctx).invoice, ctx)  # warm up
+    rows = rows[1:]
     times: dict[str, list[float]] = {}
 
-    def timed(name: str, fn: Callable[[], Any]) -> Any:
+    def timed(name: str, fn: Callable[[], Any], per: int = 1) -> Any:
         start = time.perf_counter()
         out = fn()
-        times.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
+        times.setdefault(name, []).append((time.perf_counter() - start) * 1e3 / per)
         return out
 
-    for index, row in enumerate(rows):
-        draft = timed("price + draft", lambda row=row: _draft(row))
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        drafts = [timed("price + draft", lambda row=row: _draft(row)) for row in chunk]
         issued = timed(
-            "record_invoice (number, row, audit)", lambda d=draft: record_invoice(d, ctx=ctx)
+            f"record_invoices ({CHUNK} per transaction)",
+            lambda d=drafts: record_invoices(d, ctx=ctx),  # type: ignore[misc]
+            len(drafts),
         )
-        invoice = issued.invoice
-        xml = timed("XML", lambda i=invoice: invoice_to_xml(i))
-        signed = timed("XMLDSig", lambda x=xml: signer.sign_xml(x, signing_time=NOW))
-        code = payment_code(invoice, ctx)
-        assert code is not None
-        payload = code.payload()
-        lines = _payment_lines(code, invoice, ctx)
-        rendered = timed(
-            "PDF render (with QR)",
-            lambda i=invoice, p=payload, q=lines: render_invoice_pdf(i, qr_payload=p, qr_lines=q),
-        )
-        pdf = timed(
-            "PAdES",
-            lambda r=rendered, s=signed, i=invoice: signer.sign_pdf(
-                r.pdf, signing_time=NOW, box=r.signature_box, embedded_xml=s,
-                xml_filename=f"{i.label}.xml", reason=f"Hóa đơn {i.label}",
-            ),
-        )  # fmt: skip
+        documents = []
+        for one in issued:
+            invoice = one.invoice
+            xml = timed("XML", lambda i=invoice: invoice_to_xml(i))
+            signed = timed("XMLDSig", lambda x=xml: signer.sign_xml(x, signing_time=NOW))
+            code = payment_code(invoice, ctx)  # None when nothing is payable (credit)
+            payload = None if code is None else code.payload()
+            lines = [] if code is None else _payment_lines(code, invoice, ctx)
+            rendered = timed(
+                "PDF render (with QR)",
+                lambda i=invoice, p=payload, q=lines: render_invoice_pdf(
+                    i, qr_payload=p, qr_lines=q
+                ),
+            )
+            pdf = timed(
+                "PAdES",
+                lambda r=rendered, s=signed, i=invoice: signer.sign_pdf(
+                    r.pdf, signing_time=NOW, box=r.signature_box, embedded_xml=s,
+                    xml_filename=f"{i.label}.xml", reason=f"Hóa đơn {i.label}",
+                ),
+            )  # fmt: skip
+            documents.append((one, signed, pdf))
         timed(
-            "store (2 fsynced files, row, audit)",
-            lambda i=issued, x=signed, p=pdf: store_documents(i, x, p, ctx=ctx),
+            f"store_many_documents ({CHUNK} at once)",
+            lambda d=documents: store_many_documents(d, ctx=ctx),  # type: ignore[misc]
+            len(documents),
         )
-        if index == 0:
-            times.clear()  # the first invoice warms caches up
     ctx.engine.dispose()
+    # Chunked steps: the median over chunks (each already divided by its size).
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -367,9 +404,8 @@ class _Baseline:
 
     def documents(self, invoice: Invoice) -> tuple[bytes, bytes]:
         xml = self.signer.sign_xml(invoice_to_xml(invoice), signing_time=NOW)
-        code = payment_code(invoice, self.ctx)
-        assert code is not None
-        payload = code.payload()
+        code = payment_code(invoice, self.ctx)  # None when nothing is payable (credit)
+        payload = None if code is None else code.payload()
         if self.kind == "a":
             pdf, box = _platypus_pdf(invoice, payload)
         else:
@@ -432,9 +468,22 @@ def _table_data(invoice: Invoice) -> list[list[str]]:
     return rows
 
 
-def _platypus_pdf(invoice: Invoice, payload: str) -> tuple[bytes, tuple[int, int, int, int]]:
-    """Baseline (a): platypus flowables, a Table, and the QR as a qrcode PNG image."""
+def _qr_png(payload: str | None) -> BytesIO:
+    """The QR as a PNG (a blank one when nothing is payable)."""
     import qrcode
+    from PIL import Image
+
+    png = BytesIO()
+    if payload is None:
+        Image.new("1", (1, 1), 1).save(png, format="PNG")
+    else:
+        qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(png)
+    png.seek(0)
+    return png
+
+
+def _platypus_pdf(invoice: Invoice, payload: str | None) -> tuple[bytes, tuple[int, int, int, int]]:
+    """Baseline (a): platypus flowables, a Table, and the QR as a qrcode PNG image."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -449,9 +498,7 @@ def _platypus_pdf(invoice: Invoice, payload: str) -> tuple[bytes, tuple[int, int
     title = ParagraphStyle("title", parent=bold, fontSize=16, leading=20, alignment=1)
     draft = invoice.draft
     totals = invoice.totals
-    png = BytesIO()
-    qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(png)
-    png.seek(0)
+    png = _qr_png(payload)
     story: list[Any] = [
         Paragraph(draft.title.upper(), title),
         Paragraph(f"Ký hiệu: {draft.template}{draft.series} Số: {invoice.number:08d}", body),
@@ -505,18 +552,18 @@ td, th {{ border: 0.5pt solid #aaa; padding: 2pt }} .r {{ text-align: right }}
 </body></html>"""
 
 
-def _weasyprint_pdf(invoice: Invoice, payload: str) -> tuple[bytes, tuple[int, int, int, int]]:
+def _weasyprint_pdf(
+    invoice: Invoice, payload: str | None
+) -> tuple[bytes, tuple[int, int, int, int]]:
     """Baseline (b): the invoice as HTML (QR as a PNG data URI), WeasyPrint to PDF."""
     from html import escape
 
-    import qrcode
     import weasyprint
 
     draft = invoice.draft
     totals = invoice.totals
     data = _table_data(invoice)
-    png = BytesIO()
-    qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(png)
+    png = _qr_png(payload)
     html = _HTML.format(
         title=escape(draft.title.upper()),
         series=f"{draft.template}{draft.series}",
@@ -550,6 +597,19 @@ def _serial(issue: Callable[[Row], None], rows: Iterable[Row]) -> tuple[float, i
     return time.perf_counter() - start, len(rows) - 1
 
 
+def _ours_in_one_process(csv: Path, base: Path) -> tuple[float, int]:
+    """``run_batch`` with no worker process (``workers=0``), fonts and key already loaded."""
+    data_dir = base / "serial-ours"
+    ctx = Context(settings=_settings(data_dir), clock=ManualClock(NOW))
+    warm = _draft(next(r for r in read_batch_csv(csv, PERIOD) if not isinstance(r, Rejection)))
+    render_documents(Invoice(id=uuid.uuid4(), draft=warm, number=1,
+                             lookup_code="ABCD2345EFGH", issued_at=NOW), ctx)  # fmt: skip
+    options = BatchOptions(workers=0, issue_date=ISSUE_DATE, series="C26TAA")
+    summary = run_batch(csv, PERIOD, ctx=ctx, options=options)
+    ctx.engine.dispose()
+    return summary.elapsed_seconds, summary.issued
+
+
 # -- main -------------------------------------------------------------------------------
 
 
@@ -564,6 +624,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=int, default=100, help="rows per baseline run")
     parser.add_argument("--memory", type=int, default=0, help="also one worker over N invoices")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--data-dir", type=Path, help="where stores and documents go")
     parser.add_argument(
         "--postgres",
         metavar="ADMIN_URL",
@@ -577,30 +638,29 @@ def main() -> int:
         f"--baseline {args.baseline}"
         + (f" --memory {args.memory}" if args.memory else "")
         + (f" --postgres {args.postgres}" if args.postgres else "")
+        + (f" --data-dir {args.data_dir}" if args.data_dir else "")
     )
     print(f"command: {command}")
     print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()}")
     print(f"python {sys.version.split()[0]}")
 
-    with tempfile.TemporaryDirectory(prefix="evs-bench-batch-") as tmp:
+    if args.data_dir is not None:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="evs-bench-batch-", dir=args.data_dir) as tmp:
         base = Path(tmp)
-        rows = _rows(base / "input.csv", max(args.invoices, args.baseline + 1), args.seed)
+        print(f"data folder: {base}")
+        csv, rows = _input(base / "input.csv", args.invoices, args.seed)
         print(f"demo input: {len(rows)} rows ({sum(isinstance(r, MeterRow) for r in rows)} meters)")
+        sample_csv, sample = _input(base / "sample.csv", args.baseline + 1, args.seed + 2)
 
-        sample = rows[: args.baseline + 1]
         stages = _stages(sample, base)
-        print(f"\nper invoice, one process, median of {len(sample) - 1} invoices:")
+        print(f"\nper invoice, one process, {len(sample) - 1} invoices (median):")
         for name, ms in stages.items():
             print(f"  {name:40s} {ms:7.2f} ms")
         print(f"  {'sum':40s} {sum(stages.values()):7.2f} ms")
 
         print(f"\nwhole pipeline in one process, {args.baseline} invoices each:")
-        ours_ctx = Context(settings=_settings(base / "serial-ours"), clock=ManualClock(NOW))
-
-        def ours(row: Row) -> None:
-            ensure_documents(record_invoice(_draft(row), ctx=ours_ctx), ctx=ours_ctx)
-
-        results = {"ours": _serial(ours, sample)}
+        results = {"ours": _ours_in_one_process(sample_csv, base)}
         docs: dict[str, float] = {}
         docs_ctx = Context(settings=_settings(base / "docs"), clock=ManualClock(NOW))
         invoices = [record_invoice(_draft(r), ctx=docs_ctx).invoice for r in sample[:21]]
@@ -614,7 +674,7 @@ def main() -> int:
             docs[kind] = _per_doc(lambda i, b=baseline: b.documents(i), invoices)
         docs["ours"] = _per_doc(lambda i: render_documents(i, docs_ctx), invoices)
         names = {
-            "ours": "ours",
+            "ours": "ours (run_batch, workers=0)",
             "a": "(a) platypus + qrcode PNG + stock pyHanko",
             "b": "(b) WeasyPrint + stock pyHanko",
         }
@@ -633,17 +693,17 @@ def main() -> int:
             print(f"  our signed PDF: {statistics.mean(sizes) / 1024:.1f} KiB on average")
 
         store = "PostgreSQL" if args.postgres else "SQLite"
-        print(f"\nworker processes, {args.invoices} invoices each run (fresh {store} store):")
+        print(f"\nrun_batch over {args.invoices} rows (fresh {store} store each run):")
         runs: dict[int, RunResult] = {}
         for count in workers:
-            run = _run(rows[: args.invoices], count, base, f"w{count}", args.postgres)
+            run = _batch(csv, len(rows), count, base, f"w{count}", args.postgres)
             runs[count] = run
             cpu_ms = run.cpu / run.invoices * 1e3
             print(
-                f"  {count} worker(s): {run.rate:7.1f} invoices/s wall, "
-                f"{run.rate / count:6.1f} per worker, {cpu_ms:6.2f} CPU ms/invoice "
-                f"(= {1e3 / cpu_ms:5.1f} invoices/s per busy core), "
-                f"peak RSS per worker {', '.join(_mb(v) for v in run.peak_rss_kb.values())}"
+                f"  {count} worker(s): {run.rate:7.1f} invoices/s wall ({run.wall:.1f} s), "
+                f"{run.rate / count:6.1f} per worker; workers' CPU {cpu_ms:5.2f} ms/invoice "
+                f"(= {1e3 / cpu_ms:5.1f} invoices/s per busy core); peak RSS per worker "
+                f"{', '.join(_mb(v) for v in run.peak_rss_kb.values())}"
             )
         if 1 in runs:
             for count, run in runs.items():
@@ -651,31 +711,25 @@ def main() -> int:
                     print(f"  scaling {count} workers / 1 worker: {run.rate / runs[1].rate:4.2f} x")
 
         if args.memory:
-            memory = _run(
-                _more_rows(base, args.memory, args.seed), 1, base, "memory", args.postgres
-            )
-            (pid,) = memory.peak_rss_kb
+            big_csv, big = _input(base / f"input-{args.memory}.csv", args.memory, args.seed + 1)
+            memory = _batch(big_csv, len(big), 1, base, "memory", args.postgres)
             print(
                 f"\nmemory, 1 worker, {memory.invoices} invoices: peak RSS "
-                f"{_mb(memory.peak_rss_kb[pid])}; RSS at 10 % {_mb(memory.rss_at_10[pid])}, "
-                f"at the end {_mb(memory.rss_at_end[pid])} "
-                f"({memory.rate:.1f} invoices/s, "
-                f"{memory.cpu / memory.invoices * 1e3:.2f} CPU ms each)"
+                f"{', '.join(_mb(v) for v in memory.peak_rss_kb.values())}; RSS at 10 % "
+                f"{', '.join(_mb(v) for v in memory.rss_at_10.values())}, at the end "
+                f"{', '.join(_mb(v) for v in memory.rss_at_end.values())} "
+                f"({memory.rate:.1f} invoices/s)"
             )
             if 1 in runs:
-                (small,) = runs[1].peak_rss_kb.values()
-                big = memory.peak_rss_kb[pid]
+                small = max(runs[1].peak_rss_kb.values())
+                large = max(memory.peak_rss_kb.values())
                 print(
                     f"  peak at {args.invoices}: {_mb(small)}, at {memory.invoices}: "
-                    f"{_mb(big)} (ratio {big / small:.2f})"
+                    f"{_mb(large)} (ratio {large / small:.2f})"
                 )
     print(f"\nload average at end: {os.getloadavg()}")
     print(f"reproduce: {command}")
     return 0
-
-
-def _more_rows(base: Path, count: int, seed: int) -> list[Row]:
-    return _rows(base / f"input-{count}.csv", count, seed + 1)
 
 
 def _per_doc(fn: Callable[[Invoice], Any], invoices: Sequence[Invoice]) -> float:
