@@ -13,6 +13,8 @@ so a batch worker parses its key once, never per document.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,6 +132,19 @@ class DocumentSigner:
         if isinstance(self.certificate.public_key(), ec.EllipticCurvePublicKey):
             return XMLDSIG_ECDSA_SHA256
         return XMLDSIG_RSA_SHA256
+
+    @functools.cached_property
+    def xml_key_info(self) -> tuple[str, tuple[str, ...]]:
+        """``X509SubjectName`` and the base64 ``X509Certificate`` values for XMLDSig.
+
+        The signer's certificate first, then the chain without a self-signed root;
+        worked out once per signer, not once per invoice.
+        """
+        certificates = (self.certificate, *(c for c in self.chain if c.subject != c.issuer))
+        return self.certificate.subject.rfc4514_string(), tuple(
+            base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+            for c in certificates
+        )
 
     @property
     def signer_name(self) -> str:

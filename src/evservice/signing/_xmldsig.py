@@ -43,7 +43,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from evservice.clock import VN_TZ, ensure_aware
@@ -254,11 +253,10 @@ def sign_invoice_xml(
         digests.append(etree.SubElement(ref, _ds("DigestValue")))
     value = etree.SubElement(sig, _ds("SignatureValue"))
     data = etree.SubElement(etree.SubElement(sig, _ds("KeyInfo")), _ds("X509Data"))
-    subject = signer.certificate.subject.rfc4514_string()
+    subject, certificates = signer.xml_key_info
     etree.SubElement(data, _ds("X509SubjectName")).text = subject
-    for cert in (signer.certificate, *(c for c in signer.chain if c.subject != c.issuer)):
-        der = cert.public_bytes(Encoding.DER)
-        etree.SubElement(data, _ds("X509Certificate")).text = base64.b64encode(der).decode()
+    for certificate in certificates:
+        etree.SubElement(data, _ds("X509Certificate")).text = certificate
     obj = etree.SubElement(sig, _ds("Object"), Id=object_id)
     prop = etree.SubElement(
         etree.SubElement(obj, _ds("SignatureProperties")),
