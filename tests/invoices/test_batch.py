@@ -24,7 +24,7 @@ from evservice.config import Settings
 from evservice.delivery import MemoryChannel, dispatch, list_outbox
 from evservice.errors import ConfigurationError, ValidationError
 from evservice.invoices import Invoice, IssuedInvoice, list_invoices
-from evservice.invoices import _batch as batch_module
+from evservice.invoices import _issue as issue_module
 from evservice.invoices._batch import BatchOptions, BatchSummary, batch_reference, run_batch
 from evservice.invoices._demo_data import COLUMNS
 
@@ -466,7 +466,7 @@ def test_documents_a_crash_left_unwritten_are_completed_first(
     sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "in.csv", good_rows(5))
-    real = batch_module.render_documents
+    real = issue_module.render_documents
     calls = 0
 
     def dies_on_the_third(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
@@ -476,10 +476,10 @@ def test_documents_a_crash_left_unwritten_are_completed_first(
             raise _Crash
         return real(invoice, ctx)
 
-    monkeypatch.setattr(batch_module, "render_documents", dies_on_the_third)
+    monkeypatch.setattr(issue_module, "render_documents", dies_on_the_third)
     with pytest.raises(_Crash):
         run(sqlite_bctx, path)
-    monkeypatch.setattr(batch_module, "render_documents", real)
+    monkeypatch.setattr(issue_module, "render_documents", real)
     pending = [i for i in issued_invoices(sqlite_bctx) if not i.has_documents]
     assert [i.number for i in pending] == [3]  # five rows: a chunk of one row each
     assert not list((sqlite_bctx.data_dir / "invoices").rglob("*.tmp"))
@@ -495,7 +495,7 @@ def test_a_chunk_is_numbered_together_and_a_crash_leaves_it_to_be_completed(
     sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "in.csv", good_rows(30))  # chunks of three rows
-    real = batch_module.render_documents
+    real = issue_module.render_documents
     calls = 0
 
     def dies_on_the_fifth(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
@@ -505,10 +505,10 @@ def test_a_chunk_is_numbered_together_and_a_crash_leaves_it_to_be_completed(
             raise _Crash
         return real(invoice, ctx)
 
-    monkeypatch.setattr(batch_module, "render_documents", dies_on_the_fifth)
+    monkeypatch.setattr(issue_module, "render_documents", dies_on_the_fifth)
     with pytest.raises(_Crash):
         run(sqlite_bctx, path)
-    monkeypatch.setattr(batch_module, "render_documents", real)
+    monkeypatch.setattr(issue_module, "render_documents", real)
     invoices = issued_invoices(sqlite_bctx)
     # The second chunk (rows 4-6) was numbered in one transaction; its documents are
     # stored together after all three are rendered, so none of them were.

@@ -13,9 +13,9 @@
    flight, so memory stays flat however long the file. A worker numbers a
    whole chunk in one transaction (:func:`record_invoices`: one counter lock,
    one insert, one audit append), renders each invoice's signed XML and PDF
-   (:func:`render_documents`) and stores them a hundred at a time
-   (:func:`store_many_documents`: one flush to disk, one transaction);
-   numbering stays gapless with any number of workers.
+   and stores them a hundred at a time (:func:`ensure_many_documents`: one
+   flush to disk, one transaction); numbering stays gapless with any number
+   of workers.
 
 Exactly once, resumable: each (period, customer, meter or plan) has one
 reference, and :func:`record_invoices` gives back the invoice already issued
@@ -100,9 +100,8 @@ from evservice.invoices._identifiers import validate_series_for_date, validate_t
 from evservice.invoices._issue import (
     IssuedInvoice,
     complete_pending,
+    ensure_many_documents,
     record_invoices,
-    render_documents,
-    store_many_documents,
 )
 from evservice.invoices._model import Buyer, Invoice, InvoiceDraft, InvoiceLine, Seller
 from evservice.invoices._pricing import PricedReading, price_reading
@@ -657,8 +656,8 @@ def _issue_rows(
     """Number the chunk's invoices in one transaction, then make their documents.
 
     Rows that no longer price (a tariff file changed since the validation pass)
-    are rejected, not issued. Documents are rendered and stored
-    :data:`_DOCUMENTS_AT_ONCE` invoices at a time (one flush and one transaction each).
+    are rejected, not issued. Documents are rendered and stored a hundred
+    invoices at a time (:func:`ensure_many_documents`).
     """
     for _ in range(_CREDIT_ATTEMPTS):
         stored = _read_credits(ctx, rows)
@@ -681,35 +680,16 @@ def _issue_rows(
             )
         except _CreditChanged:
             continue
+        documented = ensure_many_documents(issued, ctx=ctx)
         outcomes = [
             _Outcome(row, bill, invoice)
-            for (row, bill), invoice in zip(billed.values(), issued, strict=True)
+            for (row, bill), invoice in zip(billed.values(), documented, strict=True)
         ]
-        return _with_documents(ctx, outcomes), rejections
+        return outcomes, rejections
     raise BatchError(
         f"rows {rows[0].row_number}-{rows[-1].row_number}: a customer's credit kept changing "
         "while the invoices were drafted; is another batch running for the same customers?"
     )
-
-
-#: Invoices rendered before their documents are stored together (memory stays bounded).
-_DOCUMENTS_AT_ONCE = 100
-
-
-def _with_documents(ctx: Context, outcomes: Sequence[_Outcome]) -> list[_Outcome]:
-    """The outcomes with every invoice's documents rendered and stored."""
-    done = list(outcomes)
-    pending = [i for i, outcome in enumerate(done) if not outcome.issued.has_documents]
-    for start in range(0, len(pending), _DOCUMENTS_AT_ONCE):
-        indexes = pending[start : start + _DOCUMENTS_AT_ONCE]
-        rendered = []
-        for index in indexes:
-            issued = done[index].issued
-            rendered.append((issued, *render_documents(issued.invoice, ctx)))
-        stored = store_many_documents(rendered, ctx=ctx)
-        for index, issued in zip(indexes, stored, strict=True):
-            done[index] = dataclasses.replace(done[index], issued=issued)
-    return done
 
 
 def _notices(ctx: Context, invoice_ids: Sequence[str]) -> dict[str, set[str]]:

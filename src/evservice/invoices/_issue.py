@@ -75,6 +75,7 @@ __all__ = [
     "IssuedInvoice",
     "complete_pending",
     "ensure_documents",
+    "ensure_many_documents",
     "get",
     "issue",
     "list_invoices",
@@ -684,15 +685,35 @@ def _relative_paths(invoice: Invoice) -> tuple[PurePosixPath, PurePosixPath]:
 def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> IssuedInvoice:
     """Render and store the documents of ``issued`` if they are missing.
 
-    Rendering happens outside any transaction; the files are written while the
-    invoice row is locked, so when two processes complete the same invoice, the
-    files on disk and the hashes in the row come from the same one.
+    Rendering happens outside any transaction; the files are put in place while
+    the invoice row is locked, so when two processes complete the same invoice,
+    the files on disk and the hashes in the row come from the same one.
+    """
+    return ensure_many_documents([issued], ctx=ctx)[0]
+
+
+#: Invoices rendered before their documents are stored together (memory stays bounded).
+DOCUMENTS_AT_ONCE = 100
+
+
+def ensure_many_documents(
+    issued: Sequence[IssuedInvoice], *, ctx: Context | None = None
+) -> list[IssuedInvoice]:
+    """:func:`ensure_documents` for many invoices, in the order given.
+
+    The missing documents are rendered one invoice after another and stored
+    :data:`DOCUMENTS_AT_ONCE` invoices at a time (:func:`store_many_documents`:
+    one flush to disk and one transaction each).
     """
     ctx = resolve(ctx)
-    if issued.has_documents:
-        return issued
-    xml, pdf = render_documents(issued.invoice, ctx)
-    return store_documents(issued, xml, pdf, ctx=ctx)
+    done = list(issued)
+    pending = [i for i, one in enumerate(done) if not one.has_documents]
+    for start in range(0, len(pending), DOCUMENTS_AT_ONCE):
+        indexes = pending[start : start + DOCUMENTS_AT_ONCE]
+        rendered = [(done[i], *render_documents(done[i].invoice, ctx)) for i in indexes]
+        for index, stored in zip(indexes, store_many_documents(rendered, ctx=ctx), strict=True):
+            done[index] = stored
+    return done
 
 
 def store_documents(
@@ -821,7 +842,7 @@ def complete_pending(
         query = query.limit(limit)
     with transaction(ctx.engine) as session:
         rows = session.exec(query).all()
-    return [ensure_documents(_to_issued(row, ctx), ctx=ctx) for row in rows]
+    return ensure_many_documents([_to_issued(row, ctx) for row in rows], ctx=ctx)
 
 
 def render_to(
