@@ -14,6 +14,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
@@ -373,3 +375,71 @@ def test_fonts_are_registered_once_per_process() -> None:
     assert again is first
     assert pdfmetrics.getFont(again.regular) is font
     assert {first.regular, first.bold, first.italic} <= set(pdfmetrics.getRegisteredFontNames())
+
+
+def test_letters_outside_the_fixed_subsets_read_back_in_every_font(tmp_path: Path) -> None:
+    """Regular, bold and italic text with characters beyond ASCII and Vietnamese."""
+    invoice = make_invoice(
+        [
+            {"name": "Phí dịch vụ “Ωmega” ½ tháng", "amount": "10000", "vat_rate": "KCT"},
+            {"kind": 4, "name": "Ghi chú: Straße № 5 → ≥ 3 m²"},
+        ],
+        seller={**SELLER, "name": "Công ty Øresund Ærø ApS €"},
+        buyer={"person_name": "Zoë Łukasiewicz-Ñúñez", "name": "ООО «Жуков и партнёры»"},
+    )
+    rendered = render_invoice_pdf(invoice)
+    text = pdftotext(rendered.pdf, tmp_path)
+    for expected in [
+        "Đơn vị bán hàng (Seller): Công ty Øresund Ærø ApS €",  # bold
+        "Họ tên người mua hàng (Buyer): Zoë Łukasiewicz-Ñúñez",  # regular
+        "Tên đơn vị (Company): ООО «Жуков и партнёры»",  # bold
+        "Phí dịch vụ “Ωmega” ½ tháng",
+        "Ghi chú: Straße № 5 → ≥ 3 m²",  # italic
+    ]:
+        assert expected in text, expected
+    rows = poppler("pdffonts", rendered.pdf, tmp_path).splitlines()[2:]
+    faces = sorted(row.split()[0].split("+")[1] for row in rows)
+    assert faces == sorted(["DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"] * 2)
+    info = poppler("pdfinfo", rendered.pdf, tmp_path)
+    assert "Author:          Công ty Øresund Ærø ApS €" in info
+
+
+def _name_characters() -> list[str]:
+    """Characters DejaVu Sans has that a name may hold and pdftotext gives back as they are.
+
+    Letters, digits, punctuation and symbols, written left to right (pdftotext
+    reorders right-to-left scripts), unchanged by NFC (the renderer composes).
+    """
+    face = pdfmetrics.getFont(_fonts.register().regular).face
+    keep = []
+    for point in sorted(face.charToGlyph):
+        char = chr(point)
+        if (
+            unicodedata.category(char)[0] in "LNPS"
+            and unicodedata.bidirectional(char) in ("L", "EN", "ES", "ET", "CS", "ON")
+            and unicodedata.normalize("NFC", char) == char
+        ):
+            keep.append(char)
+    return keep
+
+
+_NAME_CHARACTERS = _name_characters()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.lists(
+        st.text(st.sampled_from(_NAME_CHARACTERS), min_size=1, max_size=8), min_size=1, max_size=3
+    )
+)
+def test_any_buyer_name_in_dejavu_letters_reads_back_exactly(words: list[str]) -> None:
+    name = " ".join(words)
+    invoice = make_invoice(buyer={"person_name": name, "customer_code": "PA01000001"})
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", "-", "-"],
+        input=render_invoice_pdf(invoice).pdf,
+        capture_output=True,
+        check=True,
+    )
+    text = " ".join(out.stdout.decode().split())
+    assert f"Họ tên người mua hàng (Buyer): {name} Tên đơn vị (Company):" in text

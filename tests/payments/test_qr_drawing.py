@@ -17,6 +17,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
 from evservice._fonts import register as register_fonts
+from evservice._pdfwrite import PdfCanvas
 from evservice.errors import PaymentCodeError
 from evservice.payments import (
     DEFAULT_MASK,
@@ -30,6 +31,7 @@ from evservice.payments import (
     make_qr,
     vietqr_for_invoice,
 )
+from evservice.payments._draw import qr_operators
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +217,37 @@ def test_draw_errors(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(PaymentCodeError) as info:
         draw_qr(canvas, **args)
     assert info.value.field == field
+
+
+def test_draw_qr_adds_qr_operators_inside_a_saved_state(code: VietQR) -> None:
+    payload = code.payload()
+    operators = qr_operators(payload, 20, 30, 150)
+    assert operators.startswith("q\n1 1 1 rg\n20 30 150 150 re f\n0 0 0 rg\n")
+    assert operators.endswith("\nf\nQ")
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(200, 200), pageCompression=0)
+    draw_qr(canvas, payload, 20, 30, 150)
+    canvas.showPage()
+    canvas.save()
+    assert operators.encode() in buffer.getvalue()
+
+
+def test_a_code_drawn_by_the_invoice_writer_scans(code: VietQR, tmp_path: Path) -> None:
+    payload = code.payload()
+    canvas = PdfCanvas((160, 160))
+    canvas.setFillColorRGB(0.75, 0.08, 0.08)  # restored after the code
+    draw_qr(canvas, payload, 5, 5, 150)
+    canvas.rect(0, 0, 4, 4, stroke=0, fill=1)
+    pdf = canvas.save()
+    assert [r.text for r in _scan(_render_pdfium(pdf, scale=3))] == [payload]
+    path = tmp_path / "code.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "216", "-png", "-singlefile", str(path), str(tmp_path / "p")],
+        check=True,
+        capture_output=True,
+    )
+    with Image.open(tmp_path / "p.png") as image:
+        assert [r.text for r in _scan(image)] == [payload]
+        red = image.convert("RGB").getpixel((3, image.height - 3))
+    assert red[0] > 150 > red[1]  # the fill colour set before the code still holds

@@ -24,11 +24,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_cms import CAdESSignedAttributeProviderSpec, PdfCMSSignedAttributes
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
 
 from evservice import Context, verify
+from evservice._pdfsyntax import MARKER
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError
-from evservice.invoices import _pdf, invoice_to_xml, render_invoice_pdf
+from evservice.invoices import invoice_to_xml, render_invoice_pdf
 from evservice.signing import DocumentSigner, load_signer, signer_from_files
 from evservice.signing._fastpades import fast_sign_pdf
 from evservice.signing._pades import _sign_with_pyhanko
@@ -340,9 +343,13 @@ def test_pdfs_we_did_not_make_or_already_signed_go_through_pyhanko(
     out = BytesIO()
     other.save(out)
     other.close()
-    foreign = out.getvalue()
-    assert fast_sign_pdf(foreign, signer, when=WHEN) is None
-    signed = signer.sign_pdf(foreign, signing_time=WHEN)
+    _left_to_pyhanko(out.getvalue(), signer, pki)
+
+
+def _left_to_pyhanko(pdf: bytes, signer: DocumentSigner, pki: TestPKI) -> None:
+    """The direct path refuses ``pdf``; signing it still works, through pyHanko."""
+    assert fast_sign_pdf(pdf, signer, when=WHEN) is None
+    signed = signer.sign_pdf(pdf, signing_time=WHEN)
     assert not _fast(signed)
     (status,) = _pyhanko_status(signed, pki)
     assert status.intact
@@ -462,7 +469,7 @@ def _module_signer(pki: TestPKI) -> DocumentSigner:
     return _SIGNERS[key]
 
 
-# -- the invoice PDF's font subsets (evservice.invoices._pdf), made once per process.
+# -- which files the direct path takes: our writer's (its marker), reportlab's, nothing else.
 
 
 def _font_programs(pdf: bytes) -> list[bytes]:
@@ -474,12 +481,46 @@ def _font_programs(pdf: bytes) -> list[bytes]:
     ]
 
 
-def test_cached_font_objects_are_reportlabs_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
-    invoice = make_invoice()
-    cached = render_invoice_pdf(invoice, qr_payload="00020101021238").pdf
-    monkeypatch.setattr(_pdf, "_CACHE_FONT_OBJECTS", False)
-    stock = render_invoice_pdf(invoice, qr_payload="00020101021238").pdf
-    assert cached == stock
+def test_our_writers_marker_and_nothing_else_opens_the_direct_path(
+    invoice_docs: InvoiceDocs, pki: TestPKI
+) -> None:
+    signer = _module_signer(pki)
+    pdf = invoice_docs.pdf
+    assert MARKER in pdf[:256]
+    assert fast_sign_pdf(pdf, signer, when=WHEN) is not None
+    # The same bytes without the marker (a comment of the same length) are not ours.
+    _left_to_pyhanko(pdf.replace(MARKER, b"%" + b" " * (len(MARKER) - 1), 1), signer, pki)
+
+
+def test_reportlab_pdfs_still_take_the_direct_path(pki: TestPKI, tmp_path: Path, nss: str) -> None:
+    """The contracts are drawn by reportlab: one revision, a classic xref table."""
+    buffer = BytesIO()
+    page = Canvas(buffer, pagesize=A4, invariant=1)
+    page.drawString(72, 720, "Hợp đồng")
+    page.showPage()
+    page.save()
+    signer = _module_signer(pki)
+    out = fast_sign_pdf(buffer.getvalue(), signer, when=WHEN)
+    assert out is not None
+    path = tmp_path / "contract.pdf"
+    path.write_bytes(out)
+    assert "Signature is Valid." in pdfsig(path, nss)
+
+
+@pytest.mark.parametrize("where", ["first entry", "last entry", "trailer"])
+def test_bytes_inserted_into_the_xref_table_or_trailer_leave_it_to_pyhanko(
+    invoice_docs: InvoiceDocs, pki: TestPKI, where: str
+) -> None:
+    pdf = invoice_docs.pdf
+    xref = pdf.rindex(b"xref\n0 ")
+    trailer = pdf.rindex(b"trailer")
+    at = {
+        "first entry": pdf.index(b"\n", xref + 5) + 1 + 20,
+        "last entry": trailer - 10,
+        "trailer": pdf.index(b"/Root", trailer),
+    }[where]
+    damaged = pdf[:at] + b"\x00\x00" + pdf[at:]
+    assert fast_sign_pdf(damaged, _module_signer(pki), when=WHEN) is None
 
 
 def test_different_customers_share_the_font_subsets_and_odd_letters_still_print() -> None:
@@ -487,15 +528,17 @@ def test_different_customers_share_the_font_subsets_and_odd_letters_still_print(
     second_draft = make_invoice(2).draft.model_copy(
         update={
             "buyer": make_invoice(2).draft.buyer.model_copy(
-                update={"person_name": "Ỹ Ửng Ặc Øster Ωmega"}  # Ø and Ω are not in the primer
+                update={"person_name": "Ỹ Ửng Ặc Øster Ωmega"}  # Ø and Ω are not in the subsets
             )
         }
     )
     second = make_invoice(2).model_copy(update={"draft": second_draft})
     one = render_invoice_pdf(first).pdf
     two = render_invoice_pdf(second).pdf
-    shared = set(_font_programs(one)) & set(_font_programs(two))
-    assert len(shared) >= 2  # bold and italic identical; regular grew by Ø and Ω
+    # The three fixed subsets are the same bytes; Ø and Ω get a small subset of their own.
+    assert len(set(_font_programs(one))) == 3
+    assert set(_font_programs(one)) < set(_font_programs(two))
+    assert len(_font_programs(two)) == 4
     text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", "-", "-"], input=two, capture_output=True, check=True
     ).stdout.decode()

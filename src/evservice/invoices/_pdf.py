@@ -1,6 +1,6 @@
 """The invoice PDF: the human-readable copy ("bản thể hiện") of the signed XML.
 
-Drawn on an A4 reportlab canvas directly (no platypus: the monthly batch renders
+Drawn on an A4 page directly (no platypus: the monthly batch renders
 millions), with the shipped DejaVu fonts registered once per process. The
 layout is computed first (row heights, pages) and drawn second, so a long
 invoice flows onto more pages with the table header repeated, the totals on
@@ -9,43 +9,36 @@ the last page only and "Trang x/y" on every page.
 The last page keeps two boxes free: one for the payment QR code and one for
 the seller's visible signature stamp. Their positions come back in
 :class:`RenderedPdf` so the QR drawer and pyHanko's signature field land
-exactly there. The output is deterministic (reportlab's invariant mode, dates
-from ``issued_at``), page streams are compressed, fonts are embedded as
-subsets. Embedding the signed XML (PDF/A-3) is the signing step's job.
+exactly there. The output is deterministic (dates from ``issued_at``, the
+file ``/ID`` from its content), page streams are compressed, fonts are
+embedded as subsets. Embedding the signed XML (PDF/A-3) is the signing step's
+job.
 
-Speed: subsetting DejaVu and compressing the subsets was about a third of a
-bill's rendering. Every Vietnamese letter and the punctuation the layout uses
-are assigned first in each font (:data:`_PRIMER`), so every invoice embeds the
-same subset of each font (about 2 KB more per font than a bill's own letters
-alone), and :class:`_SubsetFonts` makes those objects (font program, widths,
-ToUnicode map, compressed) once per process, as reportlab would per document.
+Speed: the layout draws on :class:`evservice._pdfwrite.PdfCanvas`, our own
+writer, not on reportlab's canvas, whose per-string text machinery (subset
+mapping, escaping, object formatting at save) was most of a bill's rendering
+time. Widths still come from reportlab's ``stringWidth``, and the numbers are
+written as reportlab writes them, so every position is the one reportlab's
+canvas draws (the layout functions take either canvas; the tests compare the
+two). Each font is embedded as one fixed subset holding ASCII, every
+Vietnamese letter and the layout's punctuation, made once per process and
+copied into every invoice; characters beyond it (a buyer named "Øster") go to
+small subsets of their own (:mod:`evservice._pdffont`).
 """
 
 from __future__ import annotations
 
-import threading
 import unicodedata
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from io import BytesIO
-from typing import ClassVar
+from typing import Protocol
 
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfdoc
-from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
-from reportlab.pdfbase.ttfonts import (
-    FF_NONSYMBOLIC,
-    FF_SYMBOLIC,
-    SUBSETN,
-    TTFont,
-    makeToUnicodeCMap,
-)
-from reportlab.pdfgen.canvas import Canvas
 
 from evservice import _fonts
+from evservice._pdfwrite import PdfCanvas, string_width
 from evservice.clock import VN_TZ
 from evservice.errors import DocumentError, EvServiceError
 from evservice.invoices._identifiers import format_number
@@ -60,7 +53,7 @@ from evservice.invoices._model import (
 from evservice.money import format_vnd, round_dong
 from evservice.vn import amount_in_words
 
-__all__ = ["PageBox", "RenderedPdf", "render_invoice_pdf"]
+__all__ = ["PageBox", "RenderedPdf", "draw_invoice", "render_invoice_pdf"]
 
 PAGE_WIDTH: float = A4[0]
 PAGE_HEIGHT: float = A4[1]
@@ -118,6 +111,30 @@ class RenderedPdf:
     signature_box: PageBox
 
 
+class _Canvas(Protocol):
+    """The canvas methods the layout calls: :class:`PdfCanvas`, or reportlab's ``Canvas``."""
+
+    def setFont(self, name: str, size: float) -> None: ...  # noqa: N802
+    def setFillColorRGB(self, r: float, g: float, b: float) -> None: ...  # noqa: N802
+    def setStrokeColorRGB(self, r: float, g: float, b: float) -> None: ...  # noqa: N802
+    def setLineWidth(self, width: float) -> None: ...  # noqa: N802
+    def setDash(self, array: float | Sequence[float] = ..., phase: float = ...) -> None: ...  # noqa: N802
+    def line(self, x1: float, y1: float, x2: float, y2: float) -> None: ...
+    def rect(
+        self, x: float, y: float, width: float, height: float, stroke: int = ..., fill: int = ...
+    ) -> None: ...
+    def drawString(self, x: float, y: float, text: str) -> None: ...  # noqa: N802
+    def drawRightString(self, x: float, y: float, text: str) -> None: ...  # noqa: N802
+    def drawCentredString(self, x: float, y: float, text: str) -> None: ...  # noqa: N802
+    def addLiteral(self, operators: str) -> None: ...  # noqa: N802
+    def showPage(self) -> None: ...  # noqa: N802
+    def setTitle(self, title: str) -> None: ...  # noqa: N802
+    def setAuthor(self, author: str) -> None: ...  # noqa: N802
+    def setSubject(self, subject: str) -> None: ...  # noqa: N802
+    def setCreator(self, creator: str) -> None: ...  # noqa: N802
+    def setKeywords(self, keywords: str) -> None: ...  # noqa: N802
+
+
 # ---------------------------------------------------------------------------
 # text helpers
 # ---------------------------------------------------------------------------
@@ -135,14 +152,14 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
         current = ""
         for word in paragraph.split():
             candidate = f"{current} {word}" if current else word
-            if stringWidth(candidate, font, size) <= width:
+            if string_width(candidate, font, size) <= width:
                 current = candidate
                 continue
             if current:
                 lines.append(current)
-            while stringWidth(word, font, size) > width and len(word) > 1:
+            while string_width(word, font, size) > width and len(word) > 1:
                 cut = len(word) - 1
-                while cut > 1 and stringWidth(word[:cut], font, size) > width:
+                while cut > 1 and string_width(word[:cut], font, size) > width:
                     cut -= 1
                 lines.append(word[:cut])
                 word = word[cut:]
@@ -191,7 +208,7 @@ def _long_date(day: date) -> str:
 class _Pen:
     """Draws at a moving ``y`` when it has a canvas; only measures when it has none."""
 
-    canvas: Canvas | None
+    canvas: _Canvas | None
     fonts: _fonts.FontNames
     y: float = TOP
 
@@ -240,7 +257,7 @@ class _Pen:
     ) -> None:
         """``label: value`` with the value wrapped under itself; moves down."""
         label = f"{label}: "
-        indent = stringWidth(label, self.fonts.regular, SIZE)
+        indent = string_width(label, self.fonts.regular, SIZE)
         font = self.fonts.bold if bold else self.fonts.regular
         lines = _wrap(value, font, SIZE, width - indent)
         self.y -= LEADING
@@ -256,7 +273,7 @@ class _Pen:
         for (label, value), x in zip(items, columns, strict=True):
             label = f"{label}: "
             self.text(x, label, color=_GREY)
-            indent = stringWidth(label, self.fonts.regular, SIZE)
+            indent = string_width(label, self.fonts.regular, SIZE)
             self.text(x + indent, value)
 
     def centered(
@@ -607,7 +624,7 @@ def _totals(pen: _Pen, invoice: Invoice) -> None:
         )
     pen.y -= 4
     label = "Số tiền viết bằng chữ (Amount in words): "
-    indent = stringWidth(label, fonts.regular, SIZE)
+    indent = string_width(label, fonts.regular, SIZE)
     words = _wrap(amount_in_words(totals.payable) + ".", fonts.bold, SIZE, WIDTH - indent - 6)
     pen.y -= LEADING
     pen.text(LEFT + CELL_PAD, label, color=_GREY)
@@ -661,7 +678,7 @@ def _footer(pen: _Pen, invoice: Invoice, lookup_url: str | None, page: int, page
     pen.rule()
     pen.y -= LEADING
     pen.text(LEFT, "Mã tra cứu (Lookup code): ", size=SMALL, color=_GREY)
-    indent = stringWidth("Mã tra cứu (Lookup code): ", fonts.regular, SMALL)
+    indent = string_width("Mã tra cứu (Lookup code): ", fonts.regular, SMALL)
     pen.text(LEFT + indent, code, font=fonts.bold, size=SMALL, color=_RED)
     if lookup_url:
         pen.y -= LEADING - 2
@@ -712,152 +729,6 @@ def _paginate(rows: list[_Row], first: float, later: float, closing: float) -> l
     return pages
 
 
-# ---------------------------------------------------------------------------
-# font subsets, made once per process
-# ---------------------------------------------------------------------------
-
-
-def _vietnamese_letters() -> str:
-    vowels = "aăâeêioôơuưy"
-    marks = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
-    lower = sorted({unicodedata.normalize("NFC", v + m) for v in vowels for m in marks} | {"đ"})
-    return "".join(lower) + "".join(c.upper() for c in lower)
-
-
-#: Assigned first in every font of every invoice, in this order: the subsets match.
-_PRIMER = _vietnamese_letters() + "\u2014\u2013\u201c\u201d\u2018\u2019\u2026\u20ab"
-
-
-class _Formatted(pdfdoc.PDFObject):  # type: ignore[misc]
-    """A PDF value formatted once (reportlab calls ``format`` on every save)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def format(self, document: object) -> bytes:
-        return self.data
-
-
-@dataclass(frozen=True)
-class _Subset:
-    """One subset's PDF data, as reportlab writes it: compressed streams and widths."""
-
-    widths: bytes  # the /Widths array as reportlab formats it
-    to_unicode: bytes
-    program: bytes
-    program_length: int
-
-
-class _SubsetFonts:
-    """Stands in for a TrueType font when the document is saved (``doc.delayedFonts``).
-
-    Writes the same objects as reportlab's ``TTFont.addObjects`` (font, widths,
-    ToUnicode, descriptor, FontFile2, in the same order), but each distinct
-    subset is subset and compressed once per process.
-    """
-
-    _cache: ClassVar[dict[tuple[str, tuple[int, ...]], _Subset]] = {}
-    _lock = threading.Lock()
-    _LIMIT = 256  # distinct subsets kept; invoices use three (one per font)
-
-    def __init__(self, font: TTFont) -> None:
-        self.font = font
-
-    def _subset(self, base_name: str, subset: list[int]) -> _Subset:
-        face = self.font.face
-        key = (self.font.fontName, tuple(subset))
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        with self._lock:  # reportlab's subsetter reads the font file by seeking
-            program = face.makeSubset(subset)
-        cmap = makeToUnicodeCMap(base_name, subset).encode("latin-1")
-        made = _Subset(
-            widths=pdfdoc.PDFArray([face.getCharWidth(code) for code in subset]).format(None),
-            to_unicode=zlib.compress(cmap),
-            program=zlib.compress(program),
-            program_length=len(program),
-        )
-        if len(self._cache) < self._LIMIT:
-            self._cache[key] = made
-        return made
-
-    @staticmethod
-    def _stream(content: bytes, **entries: object) -> pdfdoc.PDFStream:
-        """A stream already compressed (a /Filter entry makes reportlab leave it as it is)."""
-        dictionary = pdfdoc.PDFDictionary(
-            {"Filter": pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")]), **entries}
-        )
-        return pdfdoc.PDFStream(dictionary, content)
-
-    def addObjects(self, doc: pdfdoc.PDFDocument) -> None:  # noqa: N802 - reportlab's hook
-        font = self.font
-        face = font.face
-        state = font.state[doc]
-        state.frozen = 1
-        for number, subset in enumerate(state.subsets):
-            internal = font.getSubsetInternalName(number, doc)[1:]
-            base_name = (b"".join((SUBSETN(number), b"+", face.name, face.subfontNameX))).decode(
-                "pdfdoc"
-            )
-            data = self._subset(base_name, subset)
-            pdf_font = pdfdoc.PDFTrueTypeFont()
-            pdf_font.__Comment__ = f"Font {font.fontName} subset {number}"
-            pdf_font.Name = internal
-            pdf_font.BaseFont = base_name
-            pdf_font.FirstChar = 0
-            pdf_font.LastChar = len(subset) - 1
-            pdf_font.Widths = _Formatted(data.widths)
-            pdf_font.ToUnicode = doc.Reference(
-                self._stream(data.to_unicode), "toUnicodeCMap:" + base_name
-            )
-            program = self._stream(data.program, Length1=data.program_length)
-            program_ref = doc.Reference(program, f"fontFile:{face.filename}({base_name})")
-            descriptor = pdfdoc.PDFDictionary(
-                {
-                    "Type": "/FontDescriptor",
-                    "Ascent": face.ascent,
-                    "CapHeight": face.capHeight,
-                    "Descent": face.descent,
-                    "Flags": (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC,
-                    "FontBBox": pdfdoc.PDFArray(face.bbox),
-                    "FontName": pdfdoc.PDFName(base_name),
-                    "ItalicAngle": face.italicAngle,
-                    "StemV": face.stemV,
-                    "FontFile2": program_ref,
-                    "MissingWidth": face.defaultWidth,
-                }
-            )
-            pdf_font.FontDescriptor = doc.Reference(descriptor, "fontDescriptor:" + base_name)
-            doc.Reference(pdf_font, internal)
-            doc.idToObject["BasicFonts"].dict[internal] = pdf_font
-        del font.state[doc]
-
-
-def _prime(canvas: Canvas, fonts: _fonts.FontNames) -> None:
-    """Give every Vietnamese letter its code first, in each font (see :data:`_PRIMER`)."""
-    for name in (fonts.regular, fonts.bold, fonts.italic):
-        font = getFont(name)
-        if isinstance(font, TTFont):
-            font.splitString(_PRIMER, canvas._doc)
-
-
-#: Off only to compare with reportlab's own font objects (the tests do).
-_CACHE_FONT_OBJECTS = True
-
-
-def _save(canvas: Canvas) -> None:
-    """``canvas.save()`` with the TrueType fonts' objects from :class:`_SubsetFonts`."""
-    if not _CACHE_FONT_OBJECTS:
-        canvas.save()
-        return
-    doc = canvas._doc
-    doc.delayedFonts = [
-        _SubsetFonts(font) if type(font) is TTFont else font for font in doc.delayedFonts
-    ]
-    canvas.save()
-
-
 def render_invoice_pdf(
     invoice: Invoice,
     *,
@@ -871,6 +742,33 @@ def render_invoice_pdf(
     amount it pays, from :func:`evservice.payments.payment_lines`).
     ``lookup_url`` is printed next to the lookup code (where customers look the
     invoice up). The result says where the QR box and the signature box are.
+    """
+    canvas = PdfCanvas(A4, lang="vi-VN", created=invoice.issued_at.astimezone(VN_TZ))
+    label = invoice.label
+    try:
+        pages, qr_box, signature_box = draw_invoice(
+            canvas, invoice, qr_payload=qr_payload, qr_lines=qr_lines, lookup_url=lookup_url
+        )
+        pdf = canvas.save()
+    except EvServiceError:
+        raise
+    except Exception as exc:  # a bug in the layout or the writer: name the invoice
+        raise DocumentError(f"cannot render the PDF of invoice {label}") from exc
+    return RenderedPdf(pdf, pages, qr_box, signature_box)
+
+
+def draw_invoice(
+    canvas: _Canvas,
+    invoice: Invoice,
+    *,
+    qr_payload: str | None = None,
+    qr_lines: Sequence[str] = (),
+    lookup_url: str | None = None,
+) -> tuple[int, PageBox, PageBox]:
+    """Lay the invoice out and draw its pages and metadata on ``canvas`` (any :class:`_Canvas`).
+
+    Returns the page count, the QR box and the signature box. The canvas is
+    left to be saved (pages shown, nothing pending).
     """
     fonts = _fonts.register()
     draft = invoice.draft
@@ -887,19 +785,6 @@ def render_invoice_pdf(
     table_top_later = TOP - later - HEADER_HEIGHT
     pages = _paginate(rows, table_top_first - BOTTOM, table_top_later - BOTTOM, closing)
 
-    buffer = BytesIO()
-    canvas = Canvas(
-        buffer,
-        pagesize=A4,
-        pageCompression=1,
-        invariant=1,
-        lang="vi-VN",
-        initialFontName=fonts.regular,  # no unembedded Helvetica (PDF/A)
-        initialFontSize=SIZE,
-    )
-    stamp = invoice.issued_at.astimezone(VN_TZ).strftime("D:%Y%m%d%H%M%S+07'00'")
-    canvas._doc.setDateFormatter(lambda *_: stamp)  # creation date = issue time, not now
-    _prime(canvas, fonts)
     label = invoice.label
     canvas.setTitle(f"{_nfc(draft.title)} {label}")
     canvas.setAuthor(_nfc(draft.seller.name))
@@ -913,36 +798,30 @@ def render_invoice_pdf(
     pen = _Pen(canvas, fonts, TOP)
     boxes: tuple[PageBox, PageBox] | None = None
     last = len(pages) - 1
-    try:
-        for index, page in enumerate(pages):
-            _frame(canvas)
-            pen.y = TOP
-            if index == 0:
-                _first_header(pen, invoice)
-            else:
-                _next_header(pen, invoice)
-            _table_header(pen)
-            for row in page.rows:
-                _draw_row(pen, row)
-            _table_bottom(pen)
-            if index == last:
-                _totals(pen, invoice)
-                boxes = _signature_row(pen, index, qr_lines if qr_payload else ())
-                if qr_payload is not None:
-                    _draw_qr(canvas, qr_payload, boxes[0])
-            _footer(pen, invoice, lookup_url, index + 1, len(pages))
-            canvas.showPage()
-        _save(canvas)
-    except EvServiceError:
-        raise
-    except Exception as exc:  # reportlab raises plain exceptions for bad glyphs and the like
-        raise DocumentError(f"cannot render the PDF of invoice {label}") from exc
+    for index, page in enumerate(pages):
+        _frame(canvas)
+        pen.y = TOP
+        if index == 0:
+            _first_header(pen, invoice)
+        else:
+            _next_header(pen, invoice)
+        _table_header(pen)
+        for row in page.rows:
+            _draw_row(pen, row)
+        _table_bottom(pen)
+        if index == last:
+            _totals(pen, invoice)
+            boxes = _signature_row(pen, index, qr_lines if qr_payload else ())
+            if qr_payload is not None:
+                _draw_qr(canvas, qr_payload, boxes[0])
+        _footer(pen, invoice, lookup_url, index + 1, len(pages))
+        canvas.showPage()
     if boxes is None:  # the last page always draws them; this guards the type
         raise DocumentError(f"cannot place the QR and signature boxes of invoice {label}")
-    return RenderedPdf(buffer.getvalue(), len(pages), boxes[0], boxes[1])
+    return len(pages), boxes[0], boxes[1]
 
 
-def _frame(canvas: Canvas) -> None:
+def _frame(canvas: _Canvas) -> None:
     """A thin double frame around the page, as printed invoices have."""
     canvas.setStrokeColorRGB(*_BLUE)
     canvas.setLineWidth(1.2)
@@ -953,7 +832,7 @@ def _frame(canvas: Canvas) -> None:
     canvas.rect(inset, inset, PAGE_WIDTH - 2 * inset, PAGE_HEIGHT - 2 * inset)
 
 
-def _draw_qr(canvas: Canvas, payload: str, box: PageBox) -> None:
-    from evservice.payments import draw_qr
+def _draw_qr(canvas: _Canvas, payload: str, box: PageBox) -> None:
+    from evservice.payments._draw import qr_operators
 
-    draw_qr(canvas, payload, box.x, box.y, box.width)
+    canvas.addLiteral(qr_operators(payload, box.x, box.y, box.width))

@@ -1,4 +1,4 @@
-"""QR symbols for payloads: the matrix (segno) and vector drawing into a reportlab canvas.
+"""QR symbols for payloads: the matrix (segno) and vector drawing into a PDF canvas.
 
 The symbol is drawn as one PDF path of rectangles, one per horizontal run of
 dark modules, on a white square that includes the 4-module quiet zone. No
@@ -21,8 +21,9 @@ encoding (mode, version, bit stream) and does the rest with per-process
 tables: segno's own placement and masking run once per (version, level, mask)
 to give a template and the module of every bit, then each symbol is the
 template with its 1-bits flipped. The result is segno's matrix module for
-module (a property test compares them); ``draw_qr`` uses it and writes the
-runs as one literal path.
+module (a property test compares them); :func:`qr_operators` uses it and
+writes the runs as one literal path, which :func:`draw_qr` adds to a canvas
+and the invoice writer to its page.
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ from evservice.errors import PaymentCodeError
 from evservice.payments._invoice import payment_lines
 from evservice.payments._vietqr import VietQR
 
-__all__ = ["DEFAULT_MASK", "QUIET_ZONE", "draw_payment_block", "draw_qr", "make_qr", "qr_matrix"]
+__all__ = [
+    "DEFAULT_MASK",
+    "QUIET_ZONE",
+    "draw_payment_block",
+    "draw_qr",
+    "make_qr",
+    "qr_matrix",
+    "qr_operators",
+]
 
 #: Modules of white margin around the symbol (ISO/IEC 18004 asks for 4).
 QUIET_ZONE = 4
@@ -213,6 +222,47 @@ def qr_matrix(payload: str, *, error: str = "M", mask: int = DEFAULT_MASK) -> tu
     return tuple(bytes(out[i : i + size]) for i in range(0, size * size, size))
 
 
+def qr_operators(
+    payload: str,
+    x: float,
+    y: float,
+    size: float,
+    *,
+    error: str = "M",
+    mask: int | None = DEFAULT_MASK,
+) -> str:
+    """The PDF content-stream operators that draw the QR code for ``payload`` at (x, y).
+
+    What :func:`draw_qr` adds to a canvas, as text: a white square of side
+    ``size`` (points, quiet zone included), lower-left corner at (x, y), and
+    the dark modules as one path of rectangles, all inside ``q``/``Q`` so the
+    graphics state (fill colour, transform) is the same afterwards. The
+    invoice writer appends it to its page directly.
+    """
+    from reportlab.lib.rl_accel import fp_str
+
+    if not size > 0:
+        raise PaymentCodeError("size", "must be greater than zero")
+    matrix: Any
+    if mask is None:
+        matrix = make_qr(payload, error=error, mask=None).matrix
+    else:
+        matrix = qr_matrix(payload, error=error, mask=mask)
+    module = size / (len(matrix) + 2 * QUIET_ZONE)
+    # Drawn in module units, origin at the symbol's top-left corner, y downwards: the
+    # rectangles are small integers ("12 3 4 1 re"), which keeps the page stream short.
+    runs = [
+        f"{start} {row_index} {end - start} 1 re"
+        for row_index, row in enumerate(matrix)
+        for start, end in (run.span() for run in _RUN.finditer(row))
+    ]
+    corner = fp_str(module, 0, 0, -module, x + QUIET_ZONE * module, y + size - QUIET_ZONE * module)
+    runs.append("f\nQ")
+    return f"q\n1 1 1 rg\n{fp_str(x, y, size, size)} re f\n0 0 0 rg\n{corner} cm\n" + "\n".join(
+        runs
+    )
+
+
 def draw_qr(
     canvas: Any,
     payload: str,
@@ -225,32 +275,12 @@ def draw_qr(
 ) -> None:
     """Draw the QR code for ``payload`` as vector graphics, lower-left corner at (x, y).
 
-    ``size`` is the side of the square in points, quiet zone included. The
-    canvas's graphics state (fill colour) is restored afterwards.
+    ``size`` is the side of the square in points, quiet zone included. Works
+    on any canvas with ``addLiteral`` (reportlab's, or our invoice writer's):
+    the operators are :func:`qr_operators`, whose ``q``/``Q`` leave the
+    canvas's graphics state (fill colour) as it was.
     """
-    if not size > 0:
-        raise PaymentCodeError("size", "must be greater than zero")
-    matrix: Any
-    if mask is None:
-        matrix = make_qr(payload, error=error, mask=None).matrix
-    else:
-        matrix = qr_matrix(payload, error=error, mask=mask)
-    module = size / (len(matrix) + 2 * QUIET_ZONE)
-    canvas.saveState()
-    canvas.setFillColorRGB(1, 1, 1)
-    canvas.rect(x, y, size, size, stroke=0, fill=1)
-    canvas.setFillColorRGB(0, 0, 0)
-    # Draw in module units, origin at the symbol's top-left corner, y downwards: the
-    # rectangles are small integers ("12 3 4 1 re"), which keeps the page stream short.
-    canvas.transform(module, 0, 0, -module, x + QUIET_ZONE * module, y + size - QUIET_ZONE * module)
-    runs = [
-        f"{start} {row_index} {end - start} 1 re"
-        for row_index, row in enumerate(matrix)
-        for start, end in (run.span() for run in _RUN.finditer(row))
-    ]
-    runs.append("f")
-    canvas.addLiteral("\n".join(runs))
-    canvas.restoreState()
+    canvas.addLiteral(qr_operators(payload, x, y, size, error=error, mask=mask))
 
 
 def draw_payment_block(

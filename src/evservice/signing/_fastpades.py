@@ -3,8 +3,9 @@
 pyHanko's incremental writer reads the whole document into objects and writes
 its update in pure Python, and assembling the CMS with asn1crypto re-encodes
 every certificate on each signature: together about 60-90 ms per invoice. Our
-renderer (reportlab) writes one revision with a classic cross-reference table,
-so the update can be appended directly:
+invoice writer (:mod:`evservice._pdfwrite`, recognised by its marker comment)
+and reportlab (the contracts) write one revision with a classic
+cross-reference table, so the update can be appended directly:
 
 * the signed XML (and any other attachment) as an ``EmbeddedFile`` with its
   ``Filespec`` (``/AFRelationship``), listed in the catalog's ``/AF`` and in
@@ -15,7 +16,8 @@ so the update can be appended directly:
   added to that page's ``/Annots`` and to ``/AcroForm`` (``/SigFlags 3``);
 * the visible stamp as the widget's appearance: a frame and the text drawn in
   a small DejaVu Sans subset made once per process for the stamp's characters
-  (the invoice's own font subsets hold only the glyphs the page uses);
+  (:func:`evservice._pdffont.charset_font`, the same builder as the invoice's
+  subsets);
 * the catalog and the page rewritten with the new entries, and a new xref
   section and trailer (``/Prev``, same first ``/ID``).
 
@@ -46,6 +48,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from evservice._pdffont import charset_font
+from evservice._pdfsyntax import MARKER
+from evservice._pdfsyntax import pdf_date as _date
+from evservice._pdfsyntax import pdf_number as _num
+from evservice._pdfsyntax import pdf_stream as _stream
+from evservice._pdfsyntax import pdf_text as _text
 from evservice.errors import DocumentError, SigningError, TimestampError
 
 if TYPE_CHECKING:
@@ -56,7 +64,9 @@ __all__ = ["FastAttachment", "fast_sign_pdf", "stamp_layout"]
 #: An associated file: (file name, MIME type, bytes, AFRelationship, description or None).
 FastAttachment = tuple[str, str, bytes, str, str | None]
 
-_MARKER = b"ReportLab Generated PDF document"
+# Files our writer made (evservice._pdfwrite), and reportlab's (the contracts): both
+# write one revision with a classic xref table, which the checks below confirm.
+_MARKERS = (MARKER, b"ReportLab Generated PDF document")
 _STAMP_COLOR = b"0.1 0.45 0.2"
 _STAMP_MARGIN = 4.0
 _BYTE_RANGE_WIDTH = 48  # "[0 a b c]" with 10-digit numbers fits in 36
@@ -98,19 +108,6 @@ def stamp_layout(text: str, font: str, width: float, height: float) -> tuple[flo
 # ---------------------------------------------------------------------------
 
 
-def _num(value: float) -> bytes:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return (text if text not in ("", "-0") else "0").encode()
-
-
-def _text(value: str) -> bytes:
-    """A PDF text string: literal for printable ASCII, UTF-16BE with BOM otherwise."""
-    if value.isascii() and value.isprintable():
-        escaped = value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        return b"(" + escaped.encode("ascii") + b")"
-    return b"<FEFF" + value.encode("utf-16-be").hex().upper().encode() + b">"
-
-
 _NAME_SAFE = frozenset(range(0x21, 0x7F)) - frozenset(b"#%()/<>[]{}")
 
 
@@ -120,18 +117,6 @@ def _name(value: str) -> bytes:
     for byte in value.encode("utf-8"):
         out += bytes((byte,)) if byte in _NAME_SAFE else b"#%02X" % byte
     return bytes(out)
-
-
-def _date(when: datetime) -> bytes:
-    offset = when.utcoffset()
-    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"(D:{when:%Y%m%d%H%M%S}{sign}{hours:02d}'{mins:02d}')".encode()
-
-
-def _stream(header: bytes, data: bytes) -> bytes:
-    return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (header, len(data), data)
 
 
 # ---------------------------------------------------------------------------
@@ -153,8 +138,22 @@ _TYPE_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 # Keys that must be absent: they are what the update writes, or mean a structure
 # (encryption, incremental history, xref streams) this writer does not handle.
 _TRAILER_REFUSED = re.compile(rb"/(Prev|Encrypt|XRefStm)(?![A-Za-z])")
+# A trailer right after the table's last entry, holding only these entries (and comments):
+# anything else (bytes inserted into the table or the trailer) leaves it to pyHanko.
+_TRAILER_ENTRY = re.compile(
+    rb"/(?:Size\s+\d+|Root\s+\d+\s+0\s+R|Info\s+\d+\s+0\s+R"
+    rb"|ID\s*\[\s*<[0-9A-Fa-f]+>\s*<[0-9A-Fa-f]+>\s*\])"
+)
+_COMMENT = re.compile(rb"%[^\r\n]*")
+_EMPTY_TRAILER = re.compile(rb"trailer\s*<<\s*>>\s*")
 _CATALOG_REFUSED = re.compile(rb"/(AcroForm|Names|AF|Extensions|Version|Perms)(?![A-Za-z])")
 _PAGE_REFUSED = re.compile(rb"/Annots(?![A-Za-z])")
+
+
+def _plain_trailer(trailer: bytes) -> bool:
+    """True if ``trailer`` starts at once with ``trailer`` and holds only the known entries."""
+    rest = _TRAILER_ENTRY.sub(b"", _COMMENT.sub(b"", trailer))
+    return _EMPTY_TRAILER.fullmatch(rest) is not None
 
 
 @dataclass(frozen=True)
@@ -192,8 +191,9 @@ def _object(pdf: bytes, xref_body: int, count: int, number: int) -> bytes | None
 
 
 def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
-    """The parts of a single-revision reportlab PDF; None for anything else."""
-    if not pdf.startswith(b"%PDF-1.") or _MARKER not in pdf[:256]:
+    """The parts of a single-revision PDF of our writer (or reportlab); None for anything else."""
+    head = pdf[:256]
+    if not pdf.startswith(b"%PDF-1.") or not any(marker in head for marker in _MARKERS):
         return None
     end = pdf.rstrip()
     if not end.endswith(b"%%EOF"):
@@ -212,7 +212,7 @@ def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
     xref_body = section.end()
     trailer_at = xref_body + 20 * count
     trailer = pdf[trailer_at:at]
-    if not trailer.lstrip().startswith(b"trailer") or _TRAILER_REFUSED.search(trailer):
+    if not _plain_trailer(trailer) or _TRAILER_REFUSED.search(trailer):
         return None
     root, size, ids = _ROOT.search(trailer), _SIZE.search(trailer), _ID.search(trailer)
     info = _INFO.search(trailer)
@@ -248,90 +248,6 @@ def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
         page_number=kids[page_index],
         page=page,
     )
-
-
-# ---------------------------------------------------------------------------
-# the stamp's font: a DejaVu Sans subset per character set, made once per process
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _StampFont:
-    """PDF objects of a simple TrueType subset; ``%d`` slots take object numbers."""
-
-    codes: dict[str, int]
-    font: bytes  # slots: descriptor, to-unicode
-    descriptor: bytes  # slot: font file
-    font_file: bytes
-    to_unicode: bytes
-
-    def encode(self, text: str) -> bytes:
-        return b"<" + bytes(self.codes[c] for c in text).hex().upper().encode() + b">"
-
-
-_fonts: dict[tuple[str, frozenset[str]], _StampFont] = {}
-_fonts_lock = threading.Lock()
-
-
-def _stamp_font(font_name: str, chars: frozenset[str]) -> _StampFont | None:
-    """The subset for ``chars`` (code 0 is .notdef); None if more than 255 characters."""
-    key = (font_name, chars)
-    cached = _fonts.get(key)
-    if cached is not None:
-        return cached
-    if len(chars) > 255:
-        return None
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, makeToUnicodeCMap
-
-    with _fonts_lock:
-        cached = _fonts.get(key)
-        if cached is not None:
-            return cached
-        face = pdfmetrics.getFont(font_name).face
-        ordered = sorted(chars)
-        subset = [0, *map(ord, ordered)]
-        seed = hashlib.sha256("".join(ordered).encode()).digest()
-        tag = "".join(chr(65 + b % 26) for b in seed[:6])
-        base = f"{tag}+{face.name.decode('latin-1')}"
-        program = face.makeSubset(subset)  # reportlab's subsetter; not thread-safe, hence the lock
-        widths = b" ".join(_num(face.getCharWidth(code)) for code in subset)
-        flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC
-        font = (
-            b"<< /Type /Font /Subtype /TrueType /BaseFont /%s /FirstChar 0 /LastChar %d "
-            b"/Widths [ %s ] /FontDescriptor %%d 0 R /ToUnicode %%d 0 R >>"
-            % (base.encode(), len(subset) - 1, widths)
-        )
-        descriptor = (
-            b"<< /Type /FontDescriptor /FontName /%s /Flags %d /FontBBox [ %s ] "
-            b"/ItalicAngle %s /Ascent %s /Descent %s /CapHeight %s /StemV %s "
-            b"/MissingWidth %s /FontFile2 %%d 0 R >>"
-            % (
-                base.encode(),
-                flags,
-                b" ".join(_num(v) for v in face.bbox),
-                _num(face.italicAngle),
-                _num(face.ascent),
-                _num(face.descent),
-                _num(face.capHeight),
-                _num(face.stemV),
-                _num(face.defaultWidth),
-            )
-        )
-        font_file = _stream(
-            b"/Filter /FlateDecode /Length1 %d" % len(program), zlib.compress(program, 9)
-        )
-        cmap = makeToUnicodeCMap(base, subset).encode("latin-1")
-        to_unicode = _stream(b"/Filter /FlateDecode", zlib.compress(cmap, 9))
-        made = _StampFont(
-            codes={c: i + 1 for i, c in enumerate(ordered)},
-            font=font,
-            descriptor=descriptor,
-            font_file=font_file,
-            to_unicode=to_unicode,
-        )
-        _fonts[key] = made
-        return made
 
 
 # ---------------------------------------------------------------------------
@@ -577,7 +493,7 @@ def _appearance(
 ) -> int | None:
     """The stamp as a form XObject: frame and text, in a subset made for its characters."""
     size, lines = stamp_layout(text, font_name, width, height)
-    font = _stamp_font(font_name, frozenset(text.replace("\n", "")) | frozenset("0123456789 "))
+    font = charset_font(font_name, frozenset(text.replace("\n", "")) | frozenset("0123456789 "))
     if font is None:
         return None
     ops = [

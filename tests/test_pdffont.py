@@ -1,0 +1,195 @@
+"""The font subsets our PDFs embed: glyphs, widths and Unicode text, as pdfium and poppler see."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import unicodedata
+import zlib
+
+import pypdfium2 as pdfium
+import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from evservice import _fonts, _pdffont
+from evservice._pdffont import FIXED_CHARACTERS, SimpleFont, charset_font, fixed_font
+from evservice._pdfsyntax import pdf_number
+from evservice._pdfwrite import PdfCanvas
+
+ASCII = "".join(chr(c) for c in range(32, 127))
+# Outside the fixed subsets: Latin, Greek, Cyrillic, symbols; and two the fonts lack.
+OUTSIDE = "ØßÆæŒœ€£¥©®°±×÷½¼µ¶§ΑΩαβγπΣωЖжЯяЩщ∑∞≤≥←→✓ﬁ"
+MISSING = "中\u0e01"
+
+
+@pytest.fixture(scope="module")
+def fonts() -> _fonts.FontNames:
+    return _fonts.register()
+
+
+def _faces(fonts: _fonts.FontNames) -> tuple[str, str, str]:
+    return (fonts.regular, fonts.bold, fonts.italic)
+
+
+def _draw(canvas: object, fonts: _fonts.FontNames, text: str) -> None:
+    """``text`` in lines of 30 characters, in each face in turn."""
+    for row, name in enumerate(_faces(fonts)):
+        canvas.setFont(name, 11)  # type: ignore[attr-defined]
+        for i in range(0, len(text), 30):
+            y = 800 - row * 260 - (i // 30) * 15
+            canvas.drawString(20, y, text[i : i + 30])  # type: ignore[attr-defined]
+    canvas.showPage()  # type: ignore[attr-defined]
+
+
+def _ours(fonts: _fonts.FontNames, text: str) -> bytes:
+    canvas = PdfCanvas(A4)
+    _draw(canvas, fonts, text)
+    return canvas.save()
+
+
+def _reportlabs(fonts: _fonts.FontNames, text: str) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    _draw(canvas, fonts, text)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _pixels(pdf: bytes) -> bytes:
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return bytes(document[0].render(scale=2).to_pil().convert("L").tobytes())
+    finally:
+        document.close()
+
+
+def _widths(font: SimpleFont) -> list[float]:
+    found = re.search(rb"/Widths \[ ([^\]]*) \]", font.font)
+    assert found is not None
+    return [float(w) for w in found.group(1).split()]
+
+
+def _to_unicode(font: SimpleFont) -> dict[int, str]:
+    data = font.to_unicode
+    stream = data[data.index(b"stream\n") + 7 : data.rindex(b"\nendstream")]
+    cmap = zlib.decompress(stream).decode("ascii")
+    return {
+        int(code, 16): bytes.fromhex(text).decode("utf-16-be")
+        for code, text in re.findall(
+            r"<([0-9A-F]{2})> <([0-9A-F]+)>", cmap.split("endcodespacerange")[1]
+        )
+    }
+
+
+def test_the_fixed_subset_holds_ascii_every_vietnamese_letter_and_the_punctuation(
+    fonts: _fonts.FontNames,
+) -> None:
+    font = fixed_font(fonts.regular)
+    assert {c: font.codes[c] for c in ASCII} == {c: ord(c) for c in ASCII}  # readable strings
+    vowels = "aăâeêioôơuưy"
+    marks = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+    letters = {unicodedata.normalize("NFC", v + m) for v in vowels for m in marks} | {"đ"}
+    letters |= {c.upper() for c in letters}
+    assert letters <= set(font.codes)
+    assert set("—–“”‘’…₫") <= set(font.codes)
+    assert set(font.codes) == set(ASCII) | set(FIXED_CHARACTERS)
+    codes = list(font.codes.values())
+    assert len(codes) == len(set(codes))  # one character a code
+    assert not {0, 10, 13} & set(codes)  # .notdef, and no raw line ends inside strings
+    assert max(codes) <= 255
+    assert fixed_font(fonts.regular) is font  # made once per process
+
+
+def test_glyphs_are_reportlabs_pixel_for_pixel(fonts: _fonts.FontNames) -> None:
+    """The same text drawn by reportlab and by us renders to the same pixels, in every face.
+
+    One page for the fixed subsets' characters, one for the others: with all of
+    them at once reportlab splits a face into two subsets of its own, and
+    pdfium's antialiasing of one glyph (bold Я) then differs in a few pixels
+    between its font program and ours (same outline, same advance).
+    """
+    assert all(ord(c) not in getFont(fonts.regular).face.charToGlyph for c in MISSING)
+    for text in (ASCII + FIXED_CHARACTERS, OUTSIDE + MISSING):
+        ours, theirs = _pixels(_ours(fonts, text)), _pixels(_reportlabs(fonts, text))
+        assert ours == theirs
+    ours = _pixels(_ours(fonts, FIXED_CHARACTERS))
+    assert ours != _pixels(_ours(fonts, FIXED_CHARACTERS.replace("ệ", "e")))  # it sees glyphs
+
+
+def test_widths_are_reportlabs_string_widths(fonts: _fonts.FontNames) -> None:
+    for name in _faces(fonts):
+        face = getFont(name).face
+        for font in (fixed_font(name), charset_font(name, frozenset(OUTSIDE + MISSING))):
+            assert font is not None
+            widths = _widths(font)
+            by_code = {code: char for char, code in font.codes.items()}
+            for code, width in enumerate(widths):
+                char = by_code.get(code)
+                expected = face.defaultWidth if char is None else stringWidth(char, name, 1000)
+                assert width == float(pdf_number(expected)), (name, code, char)
+            assert f"/MissingWidth {pdf_number(face.defaultWidth).decode()} ".encode() in (
+                font.descriptor
+            )
+
+
+def test_the_to_unicode_maps_give_back_every_character(fonts: _fonts.FontNames) -> None:
+    for name in _faces(fonts):
+        for font in (fixed_font(name), charset_font(name, frozenset(OUTSIDE + MISSING))):
+            assert font is not None
+            assert _to_unicode(font) == {code: char for char, code in font.codes.items()}
+
+
+def test_pdftotext_reads_every_character_back(fonts: _fonts.FontNames) -> None:
+    text = ASCII + FIXED_CHARACTERS + OUTSIDE + MISSING
+    out = subprocess.run(
+        ["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"],
+        input=_ours(fonts, text),
+        capture_output=True,
+        check=True,
+    )
+    assert out.stderr == b""
+    lines = [line.strip("\f ") for line in out.stdout.decode().splitlines()]
+    expected = [text[i : i + 30].strip() for i in range(0, len(text), 30)] * 3
+    assert [line for line in lines if line] == expected
+
+
+def test_pdffonts_lists_every_font_embedded_as_a_subset_with_unicode(
+    fonts: _fonts.FontNames,
+) -> None:
+    out = subprocess.run(
+        ["pdffonts", "-"],
+        input=_ours(fonts, ASCII + "ệ" + OUTSIDE),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    rows = out.splitlines()[2:]
+    names = sorted(row.split()[0] for row in rows)
+    assert len(rows) == 6  # a fixed subset and a subset of the others, in each face
+    for row in rows:
+        assert row.split()[1] == "TrueType", row
+        assert row.split()[-5:-2] == ["yes", "yes", "yes"], row  # emb sub uni
+    assert sorted(re.sub(r"^[A-Z]{6}\+", "", n) for n in names) == sorted(
+        ["DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"] * 2
+    )
+
+
+def test_a_character_set_is_subset_once_and_the_cache_is_bounded(
+    fonts: _fonts.FontNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chars = frozenset("Øster")
+    first = charset_font(fonts.bold, chars)
+    assert first is not None
+    assert charset_font(fonts.bold, frozenset("retsØ")) is first
+    assert charset_font(fonts.bold, chars | {"Ω"}) is not first
+    assert first.codes == {c: i for i, c in enumerate(sorted(chars), start=1)}  # 0 is .notdef
+    assert charset_font(fonts.bold, frozenset(map(chr, range(0x400, 0x400 + 256)))) is None
+
+    monkeypatch.setattr(_pdffont, "_charsets", {})
+    monkeypatch.setattr(_pdffont, "_CACHE_LIMIT", 2)
+    made = [charset_font(fonts.regular, frozenset(c)) for c in "xyz"]
+    assert all(font is not None for font in made)
+    assert len(_pdffont._charsets) == 2
+    assert charset_font(fonts.regular, frozenset("x")) is made[0]
