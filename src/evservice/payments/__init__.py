@@ -6,7 +6,8 @@
 * :func:`vietqr` / :class:`VietQR` -- NAPAS VietQR to an account or a card;
   :func:`vietqr_for_invoice` for the code printed on a bill.
 * :func:`paynow`, :func:`promptpay`, :func:`promptpay_bill`, :func:`epc_qr`.
-* :func:`draw_qr` -- the symbol as vector graphics in a reportlab canvas.
+* :func:`draw_qr` -- the symbol as vector graphics on a reportlab canvas (or ours);
+  :func:`qr_operators` -- the same drawing as PDF content-stream operators.
 """
 
 from evservice.payments import _emv as emv
@@ -17,6 +18,7 @@ from evservice.payments._draw import (
     draw_payment_block,
     draw_qr,
     make_qr,
+    qr_operators,
 )
 from evservice.payments._emv import Field, Payload
 from evservice.payments._epc import EpcTransfer, epc_qr
@@ -54,6 +56,7 @@ __all__ = [
     "paynow",
     "promptpay",
     "promptpay_bill",
+    "qr_operators",
     "vietqr",
     "vietqr_for_invoice",
 ]
