@@ -250,6 +250,10 @@ def test_record_invoices_refuses_bad_input_before_storing_anything(ctx: Context)
     with pytest.raises(ValidationError, match="'A' appears more than once") as twice:
         record_invoices([make_draft("A"), make_draft("B"), make_draft("A")], ctx=ctx)
     assert twice.value.field == "drafts"
+    future = (DAY + timedelta(days=30)).isoformat()
+    with pytest.raises(ValidationError, match="in the future") as late:
+        record_invoices([make_draft("A"), make_draft("B", issue_date=future)], ctx=ctx)
+    assert late.value.field == "drafts.1.issue_date"
     assert list_invoices(ctx=ctx) == []
 
 

@@ -399,9 +399,9 @@ def _issued_rows(session: Session, references: Sequence[str]) -> dict[str, Invoi
 def _take_numbers(session: Session, drafts: Sequence[InvoiceDraft]) -> list[int]:
     """Numbers for ``drafts`` in their order: consecutive per series, following the dates.
 
-    Series are locked in a fixed order (template, series) so that two callers never
-    wait for each other's counters; within a series, earlier issue dates get the
-    lower numbers.
+    Counters are locked in one order, (template, series), by every caller, so two
+    callers numbering several series never deadlock; within a series, earlier
+    issue dates get the lower numbers.
     """
     numbers = [0] * len(drafts)
     groups: dict[tuple[str, str, date], list[int]] = {}
@@ -578,6 +578,11 @@ def record_invoices(
     """
     ctx = resolve(ctx)
     parsed = [parse_model(InvoiceDraft, d, prefix=f"drafts.{i}") for i, d in enumerate(drafts)]
+    for index, draft in enumerate(parsed):
+        try:
+            _check_issue_date(draft, ctx)
+        except ValidationError as exc:
+            raise ValidationError(f"drafts.{index}.{exc.field}", exc.reason) from None
     return _record(parsed, ctx, None, on_recorded)
 
 
