@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from evservice import _files
-from evservice._files import SYNCFS_FROM, StagedFiles, write_atomically
+from evservice._files import SYNCFS_FROM, StagedFiles, sweep_staging, write_atomically
 from evservice.errors import StoreError
 
 
@@ -141,3 +143,41 @@ def test_a_file_that_cannot_be_written_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "blocked").write_text("a file where a folder should be")
     with StagedFiles() as staged, pytest.raises(StoreError, match=r"cannot write .*blocked"):
         staged.add(tmp_path / "blocked" / "doc.xml", b"x")
+
+
+def test_a_staging_folder_holds_the_temporaries_until_they_are_placed(tmp_path: Path) -> None:
+    staging = tmp_path / "invoices" / ".staging"
+    final = tmp_path / "invoices" / "2026" / "1C26TAA" / "00000001.pdf"
+    with StagedFiles(staging=staging) as staged:
+        staged.add(final, b"pdf")
+        assert final.parent.is_dir()  # made before the flush, so the flush covers it
+        assert [p.name.endswith(".tmp") for p in staging.iterdir()] == [True]
+        staged.sync()
+        staged.place([final])
+    assert final.read_bytes() == b"pdf"
+    assert list(staging.iterdir()) == []
+
+
+def test_a_staged_file_swept_away_is_a_clear_error(tmp_path: Path) -> None:
+    staging = tmp_path / ".staging"
+    with StagedFiles(staging=staging) as staged:
+        staged.add(tmp_path / "doc.pdf", b"pdf")
+        staged.sync()
+        assert sweep_staging(staging, older_than=-1) == 1  # as if it were an hour old
+        with pytest.raises(StoreError, match=r"staged copy of .*doc\.pdf is gone"):
+            staged.place([tmp_path / "doc.pdf"])
+    assert not (tmp_path / "doc.pdf").exists()
+
+
+def test_sweeping_deletes_only_old_temporary_files(tmp_path: Path) -> None:
+    staging = tmp_path / ".staging"
+    staging.mkdir()
+    old, fresh, other = staging / ".1.pdf.abc.tmp", staging / ".2.pdf.def.tmp", staging / "keep"
+    for path in (old, fresh, other):
+        path.write_bytes(b"x")
+    hour_ago = time.time() - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    assert sweep_staging(staging) == 1
+    assert sorted(p.name for p in staging.iterdir()) == [".2.pdf.def.tmp", "keep"]
+    assert sweep_staging(tmp_path / "missing") == 0

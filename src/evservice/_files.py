@@ -15,17 +15,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import functools
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
 from evservice.errors import StoreError
 
-__all__ = ["FILE_MODE", "StagedFiles", "write_atomically"]
+__all__ = ["FILE_MODE", "StagedFiles", "sweep_staging", "write_atomically"]
 
 #: Issued documents are readable by the owner and group only.
 FILE_MODE = 0o640
@@ -42,10 +44,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(dir_fd)
 
 
-def _write_temporary(path: Path, data: bytes, mode: int, *, sync: bool) -> Path:
-    """``data`` in a new file with a unique name beside ``path``; its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write_temporary(
+    path: Path, data: bytes, mode: int, *, sync: bool, folder: Path | None = None
+) -> Path:
+    """``data`` in a new file with a unique name in ``folder`` (default: beside ``path``)."""
+    folder = path.parent if folder is None else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -101,11 +106,18 @@ class StagedFiles:
     (renamed over their final paths, then each folder fsynced once). Whatever
     was not placed is deleted on exit, so a caller that finds the files already
     stored by another process just leaves them.
+
+    The temporary files go to ``staging`` (a folder on the same filesystem as
+    the final paths; default: beside each final path). A process killed between
+    :meth:`add` and :meth:`place` leaves them there, and only there:
+    :func:`sweep_staging` deletes the old ones.
     """
 
-    def __init__(self, *, mode: int = FILE_MODE) -> None:
+    def __init__(self, *, mode: int = FILE_MODE, staging: Path | None = None) -> None:
         self._mode = mode
+        self._folder = staging
         self._staged: dict[Path, Path] = {}  # final path -> temporary path
+        self._made: set[Path] = set()  # final folders known to exist
         self._synced = False
 
     def __enter__(self) -> StagedFiles:
@@ -125,7 +137,10 @@ class StagedFiles:
     def add(self, path: Path, data: bytes) -> None:
         """Write ``data`` for ``path`` under a temporary name (a second add replaces it)."""
         try:
-            tmp = _write_temporary(path, data, self._mode, sync=False)
+            if self._folder is not None and path.parent not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)  # flushed by sync()
+                self._made.add(path.parent)
+            tmp = _write_temporary(path, data, self._mode, sync=False, folder=self._folder)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         previous = self._staged.pop(path, None)
@@ -170,7 +185,21 @@ class StagedFiles:
         try:
             for path in paths:
                 tmp = self._staged.pop(path)
-                os.replace(tmp, path)
+                try:
+                    os.replace(tmp, path)
+                except FileNotFoundError:
+                    if tmp.exists():
+                        raise
+                    raise StoreError(
+                        f"the staged copy of {path} is gone (deleted by a sweep?); "
+                        "nothing was stored, run again"
+                    ) from None
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    # The staging folder is on another filesystem than this path.
+                    _write_temporary(path, tmp.read_bytes(), self._mode, sync=True).replace(path)
+                    tmp.unlink()
                 folders.add(path.parent)
             for folder in folders:
                 _fsync_dir(folder)
@@ -183,3 +212,27 @@ class StagedFiles:
             with contextlib.suppress(OSError):
                 tmp.unlink()
         self._staged.clear()
+
+
+#: Staged files older than this are left over from a killed process.
+STALE_AFTER_SECONDS = 3600.0
+
+
+def sweep_staging(folder: Path, *, older_than: float = STALE_AFTER_SECONDS) -> int:
+    """Delete the temporary files in a staging ``folder`` older than ``older_than`` seconds.
+
+    A live :class:`StagedFiles` keeps its files for seconds (one chunk), so an
+    hour-old one was left by a killed process. Returns how many were deleted.
+    """
+    if not folder.is_dir():
+        return 0
+    limit = time.time() - older_than
+    deleted = 0
+    for entry in os.scandir(folder):
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+                deleted += 1
+    return deleted

@@ -130,6 +130,13 @@ def test_a_killed_batch_finishes_on_rerun(db_url: str, engine: sa.Engine, tmp_pa
         pdf = (data_dir / row.pdf_path).read_bytes()
         assert hashlib.sha256(xml).hexdigest() == row.xml_sha256
         assert hashlib.sha256(pdf).hexdigest() == row.pdf_sha256
+    # Nothing else under the invoice folders: a kill leaves temporaries only in staging.
+    documents = {
+        str(p.relative_to(data_dir))
+        for p in (data_dir / "invoices").rglob("*")
+        if p.is_file() and ".staging" not in p.parts
+    }
+    assert documents == {r.xml_path for r in rows} | {r.pdf_path for r in rows}
 
     settings = Settings(data_dir=data_dir, database_url=db_url, _env_file=None)  # type: ignore[call-arg]
     ctx = Context(settings=settings)

@@ -45,7 +45,7 @@ from sqlmodel import Session, col, select
 
 from evservice import audit
 from evservice._context import Context, resolve
-from evservice._files import StagedFiles, write_atomically
+from evservice._files import StagedFiles, sweep_staging, write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
 from evservice.errors import (
@@ -680,6 +680,11 @@ def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[byte
     return signed_xml, pdf
 
 
+#: Where documents are written before they are renamed into place (under ``data_dir``);
+#: what a killed process left there is swept by :func:`complete_pending`.
+_STAGING = PurePosixPath("invoices", ".staging")
+
+
 def _relative_paths(invoice: Invoice) -> tuple[PurePosixPath, PurePosixPath]:
     d = invoice.draft
     folder = PurePosixPath("invoices", str(d.issue_date.year), f"{d.template}{d.series}")
@@ -762,7 +767,7 @@ def store_many_documents(
         return []
     data_dir = ctx.data_dir
     wanted: dict[str, dict[str, Any]] = {}
-    with StagedFiles() as staged:
+    with StagedFiles(staging=data_dir / _STAGING) as staged:
         for issued, xml, pdf in documents:
             xml_rel, pdf_rel = _relative_paths(issued.invoice)
             staged.add(data_dir / xml_rel, xml)
@@ -835,9 +840,11 @@ def complete_pending(
     """Render the documents of every invoice whose row exists but whose files do not.
 
     Run after a crash (or after numbering with :func:`record_invoice`); returns
-    the invoices it completed, in number order.
+    the invoices it completed, in number order. Temporary files a killed process
+    left in the staging folder (older than an hour) are deleted first.
     """
     ctx = resolve(ctx)
+    sweep_staging(ctx.data_dir / _STAGING)
     query = (
         select(InvoiceRow)
         .where(col(InvoiceRow.xml_path).is_(None) | col(InvoiceRow.pdf_path).is_(None))
