@@ -10,8 +10,10 @@ import zlib
 
 import pypdfium2 as pdfium
 import pytest
+from fontTools.ttLib import TTFont
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+from reportlab.pdfbase.ttfonts import TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
 from evservice import _fonts, _pdffont
@@ -59,11 +61,31 @@ def _reportlabs(fonts: _fonts.FontNames, text: str) -> bytes:
 
 
 def _pixels(pdf: bytes) -> bytes:
+    """The first page as pdfium draws it (2x): TrueType hints run, or FreeType's auto-hinter."""
     document = pdfium.PdfDocument(pdf)
     try:
         return bytes(document[0].render(scale=2).to_pil().convert("L").tobytes())
     finally:
         document.close()
+
+
+def _unhinted_pixels(pdf: bytes, dpi: int) -> bytes:
+    """The first page as poppler draws it (a grey PGM): FreeType's outlines with no hinting."""
+    command = ["pdftoppm", "-r", str(dpi), "-gray", "-f", "1", "-l", "1", "-"]
+    return subprocess.run(command, input=pdf, capture_output=True, check=True).stdout
+
+
+def _program(font: SimpleFont) -> bytes:
+    data = font.font_file
+    return zlib.decompress(data[data.index(b"stream\n") + 7 : data.rindex(b"\nendstream")])
+
+
+def _points(font: SimpleFont) -> list[int]:
+    """The code points the subset was made for, by code (0 where a code is unused)."""
+    points = [0] * (max(font.codes.values()) + 1)
+    for char, code in font.codes.items():
+        points[code] = ord(char)
+    return points
 
 
 def _widths(font: SimpleFont) -> list[float]:
@@ -103,20 +125,82 @@ def test_the_fixed_subset_holds_ascii_every_vietnamese_letter_and_the_punctuatio
     assert fixed_font(fonts.regular) is font  # made once per process
 
 
-def test_glyphs_are_reportlabs_pixel_for_pixel(fonts: _fonts.FontNames) -> None:
+def test_glyphs_are_reportlabs_pixel_for_pixel(
+    fonts: _fonts.FontNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same text drawn by reportlab and by us renders to the same pixels, in every face.
 
-    One page for the fixed subsets' characters, one for the others: with all of
-    them at once reportlab splits a face into two subsets of its own, and
-    pdfium's antialiasing of one glyph (bold Я) then differs in a few pixels
-    between its font program and ours (same outline, same advance).
+    Our subsets carry no hinting, reportlab's do. poppler draws outlines without
+    hinting, so it gives the very same pixels for reportlab's own file, at
+    several resolutions. pdfium runs the hints (and FreeType's auto-hinter for
+    a font without them), so there the comparison is with reportlab's file
+    whose subsets lost their hints the way ours do: the same codes, glyphs and
+    positions. One page for the fixed subsets' characters, one for the others:
+    with all of them at once reportlab splits a face into two subsets of its
+    own, and pdfium's antialiasing of one glyph (bold Я) then differs in a few
+    pixels between its font program and ours (same outline, same advance).
     """
     assert all(ord(c) not in getFont(fonts.regular).face.charToGlyph for c in MISSING)
+    make_subset = TTFontFace.makeSubset
+
+    def hint_free(face: TTFontFace, points: list[int]) -> bytes:
+        return _pdffont._without_hinting(make_subset(face, points))
+
     for text in (ASCII + FIXED_CHARACTERS, OUTSIDE + MISSING):
-        ours, theirs = _pixels(_ours(fonts, text)), _pixels(_reportlabs(fonts, text))
-        assert ours == theirs
-    ours = _pixels(_ours(fonts, FIXED_CHARACTERS))
-    assert ours != _pixels(_ours(fonts, FIXED_CHARACTERS.replace("ệ", "e")))  # it sees glyphs
+        ours, theirs = _ours(fonts, text), _reportlabs(fonts, text)
+        for dpi in (72, 144, 288):
+            assert _unhinted_pixels(ours, dpi) == _unhinted_pixels(theirs, dpi), dpi
+        with monkeypatch.context() as patch:
+            patch.setattr(TTFontFace, "makeSubset", hint_free)
+            theirs_unhinted = _reportlabs(fonts, text)
+        assert _pixels(ours) == _pixels(theirs_unhinted)
+        assert _pixels(ours) != _pixels(theirs)  # pdfium does show the hints
+    ours = _ours(fonts, FIXED_CHARACTERS)
+    assert _pixels(ours) != _pixels(_ours(fonts, FIXED_CHARACTERS.replace("ệ", "e")))  # glyphs
+    assert _unhinted_pixels(ours, 72) != _unhinted_pixels(
+        _ours(fonts, FIXED_CHARACTERS.replace("ệ", "e")), 72
+    )
+
+
+def test_the_programs_are_reportlabs_subsets_without_hinting(fonts: _fonts.FontNames) -> None:
+    """Same glyphs, outlines, advances and cmap as reportlab's subset; no hints, fewer tables."""
+    for name in _faces(fonts):
+        face = getFont(name).face
+        for font in (fixed_font(name), charset_font(name, frozenset(OUTSIDE + MISSING))):
+            assert font is not None
+            program = _program(font)
+            theirs_program = face.makeSubset(_points(font))
+            ours, theirs = TTFont(io.BytesIO(program)), TTFont(io.BytesIO(theirs_program))
+            assert set(ours.reader.keys()) == {
+                "head", "hhea", "maxp", "loca", "glyf", "hmtx", "cmap", "OS/2"
+            }  # fmt: skip
+            assert {"cvt ", "fpgm", "prep", "name", "post"} <= set(theirs.reader.keys())
+            assert ours.reader["cmap"] == theirs.reader["cmap"]  # (1,0): code -> glyph, as is
+            (subtable,) = ours["cmap"].tables
+            assert (subtable.platformID, subtable.platEncID, subtable.format) == (1, 0, 6)
+            assert ours["maxp"].maxSizeOfInstructions == 0
+            count = ours["maxp"].numGlyphs
+            assert count == theirs["maxp"].numGlyphs
+            our_glyphs, their_glyphs = ours["glyf"], theirs["glyf"]
+            hinted = 0
+            for index in range(count):
+                mine = our_glyphs[ours.getGlyphName(index)]
+                other = their_glyphs[theirs.getGlyphName(index)]
+                if mine.isComposite():
+                    assert [c.glyphName for c in mine.components] == [
+                        ours.getGlyphName(theirs.getGlyphID(c.glyphName)) for c in other.components
+                    ]
+                    assert not hasattr(mine, "program")
+                else:
+                    assert list(mine.getCoordinates(our_glyphs)[0]) == list(
+                        other.getCoordinates(their_glyphs)[0]
+                    )
+                    assert mine.numberOfContours == 0 or not mine.program.getBytecode()
+                hinted += hasattr(other, "program") and bool(other.program.getBytecode())
+                advance = ours["hmtx"][ours.getGlyphName(index)]
+                assert advance == theirs["hmtx"][theirs.getGlyphName(index)]
+            assert hinted  # reportlab's glyphs do carry instructions, ours none
+            assert len(font.font_file) < 0.5 * len(zlib.compress(theirs_program, 9))
 
 
 def test_widths_are_reportlabs_string_widths(fonts: _fonts.FontNames) -> None:
