@@ -18,6 +18,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 
 from evservice import _fonts
+from evservice._pdffont import fixed_font
 from evservice._pdfsyntax import MARKER
 from evservice._pdfwrite import PdfCanvas, string_width
 from evservice.invoices import render_invoice_pdf
@@ -270,7 +271,8 @@ def test_each_page_lists_only_the_fonts_it_uses(fonts: _fonts.FontNames) -> None
     resources = [
         sorted(kid.get_object()["/Resources"]["/Font"]) for kid in reader.root["/Pages"]["/Kids"]
     ]
-    assert resources == [["/F1"], ["/F2", "/X1"], []]
+    regular, bold = (f"/{fixed_font(name).tag}" for name in (fonts.regular, fonts.bold))
+    assert resources == [[regular], sorted([bold, "/X1"]), []]  # the fixed subsets by their tags
     names = [row.split()[0] for row in _run("pdffonts", pdf=pdf).splitlines()[2:]]
     expected = ["DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Bold"]  # no italic: never drawn
     assert sorted(n.split("+")[1] for n in names) == expected
@@ -294,7 +296,8 @@ def test_the_graphics_state_is_tracked_through_save_and_restore(fonts: _fonts.Fo
     canvas.drawString(10, 70, "d")
     (content,) = (c.decode() for c in _contents(canvas.save()))
     after = content.split("Q\n", 1)[1]
-    assert after.splitlines()[:4] == ["0 0 1 rg", "BT", "/F2 12 Tf", "1 0 0 1 10 50 Tm (c) Tj"]
+    bold = fixed_font(fonts.bold).tag
+    assert after.splitlines()[:4] == ["0 0 1 rg", "BT", f"/{bold} 12 Tf", "1 0 0 1 10 50 Tm (c) Tj"]
     assert after.count(" rg") == 1
 
 

@@ -14,7 +14,12 @@ Text uses the shipped DejaVu faces through simple TrueType subsets
 (:mod:`evservice._pdffont`): each face's fixed subset (ASCII, every
 Vietnamese letter, the layout's punctuation) is made once per process and
 copied into every file; the characters a document uses beyond it go to
-subsets made for exactly those characters (cached per character set).
+subsets made for exactly those characters (cached per character set). A
+page lists each fixed subset among its font resources under the subset's tag
+(``/KEGCOD``, named after the font, not after the order of ``setFont``
+calls), so the signing step (:mod:`evservice.signing._fastpades`) can find
+the regular face's font object on the page and draw the signature stamp with
+it instead of embedding another font.
 
 The file: ``%PDF-1.7``, a binary comment line, :data:`MARKER`, then the
 catalog (``/Lang``), a flat page tree, ``/Info``, each page with its content
@@ -256,7 +261,11 @@ class PdfCanvas:
         if not isinstance(font, TTFont):
             raise DocumentError(f"the font {name!r} is not a registered TrueType font")
         shown = _shown.setdefault(name, {})
-        face = _Face(name, f"/F{len(self._faces) + 1}", fixed_font(name), shown)
+        fixed = fixed_font(name)
+        resource = f"/{fixed.tag}"
+        if any(face.resource == resource for face in self._faces.values()):
+            resource += str(len(self._faces) + 1)  # two faces whose tags collide: keep both
+        face = _Face(name, resource, fixed, shown)
         self._faces[name] = face
         return face
 
@@ -369,7 +378,7 @@ class _Document:
     def put(self, number: int, body: bytes, identity: bytes | None = None) -> None:
         """Write object ``number``; ``identity`` stands for ``body`` in the file's digest.
 
-        The fixed subsets' font programs (tens of kilobytes, the same in every
+        The fixed subsets' font programs (about 9 KB each, the same in every
         file) are hashed by their name, which is derived from their content.
         """
         if number != len(self.offsets):
