@@ -8,6 +8,7 @@ PDFs the fast path must refuse.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import UTC, datetime
 from io import BytesIO
@@ -27,7 +28,8 @@ from pyhanko_certvalidator import ValidationContext
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import Context, verify
+from evservice import Context, _fonts, verify
+from evservice._pdffont import fixed_font
 from evservice._pdfsyntax import MARKER
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError
@@ -249,6 +251,107 @@ def test_the_stamp_is_drawn_in_the_signature_box(
 
     assert greens(x1, y1, x2, y2) > 500  # frame, signer and time, in the stamp's green
     assert greens(x1 - 150, y1, x1 - 10, y2) == 0  # nothing green outside the box
+
+
+def _stamp(pdf: bytes) -> tuple[int, bytes]:
+    """The stamp's font object number and its appearance's content."""
+    reader = PdfFileReader(BytesIO(pdf))
+    (field,) = [f.get_object() for f in reader.root["/AcroForm"]["/Fields"]]
+    form = field["/AP"]["/N"].get_object()
+    return form["/Resources"]["/Font"].raw_get("/EvsStamp").idnum, form.data
+
+
+def _page_fonts(pdf: bytes, page: int) -> dict[str, int]:
+    reader = PdfFileReader(BytesIO(pdf))
+    fonts = reader.root["/Pages"]["/Kids"][page].get_object()["/Resources"]["/Font"]
+    return {str(name): fonts.raw_get(name).idnum for name in fonts}
+
+
+def _stamp_sign(pdf: bytes, pki: TestPKI, box: Any, text: str) -> bytes:
+    out = fast_sign_pdf(
+        pdf,
+        _module_signer(pki),
+        when=WHEN,
+        page=box.page,
+        rect=tuple(round(v) for v in box.rect),  # type: ignore[arg-type]
+        stamp_text=text,
+        stamp_font=_fonts.register().regular,
+    )
+    assert out is not None
+    (status,) = _pyhanko_status(out, pki)
+    assert status.intact
+    assert status.valid
+    return out
+
+
+def test_the_stamp_draws_with_the_pages_own_font(
+    invoice_docs: InvoiceDocs, rsa_ctx: Context
+) -> None:
+    """On our invoice the stamp uses the page's fixed DejaVu Sans subset: no font is added."""
+    signer = load_signer(rsa_ctx.settings)
+    _, pdf = _sign(signer, invoice_docs)
+    assert _fast(pdf)
+    font = fixed_font(_fonts.register().regular)
+    number, content = _stamp(pdf)
+    assert number == _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
+    update = pdf[len(invoice_docs.pdf) :]
+    assert b"/FontFile2" not in update
+    assert b"/Type /Font" not in update
+    # The appearance's strings are in the page font's codes: they decode to the stamp's lines.
+    by_code = {code: char for char, code in font.codes.items()}
+    shown = [bytes.fromhex(h.decode()) for h in re.findall(rb"<([0-9A-F]+)> Tj", content)]
+    lines = ["".join(by_code[b] for b in line) for line in shown]
+    assert len(lines) > 2  # wrapped to the box
+    assert " ".join(lines) == f"Ký bởi: {signer.signer_name} Ký ngày: 31/10/2026 10:00:00 (GMT+7)"
+    rows = subprocess.run(["pdffonts", "-"], input=pdf, capture_output=True, check=True)
+    assert len(rows.stdout.decode().splitlines()[2:]) == 3  # the page's three faces, no other
+
+
+def test_a_stamp_beyond_the_pages_font_embeds_its_own_subset(
+    invoice_docs: InvoiceDocs, pki: TestPKI
+) -> None:
+    pdf = _stamp_sign(invoice_docs.pdf, pki, invoice_docs.box, "Ký bởi: Øster Ωmega")
+    number, _ = _stamp(pdf)
+    assert number not in _page_fonts(pdf, invoice_docs.box.page).values()
+    assert number > int(PdfFileReader(BytesIO(invoice_docs.pdf)).trailer["/Size"])  # added
+    assert pdf[len(invoice_docs.pdf) :].count(b"/FontFile2") == 1
+    font = PdfFileReader(BytesIO(pdf)).get_object(generic.Reference(number, 0))
+    assert font["/FontDescriptor"]["/FontFile2"].get_object().data
+
+
+@pytest.mark.parametrize("part", ["dictionary", "descriptor", "program", "to-unicode"])
+def test_a_page_font_not_exactly_ours_is_not_used_by_the_stamp(
+    invoice_docs: InvoiceDocs, pki: TestPKI, part: str
+) -> None:
+    """One byte changed in any of the font's four objects: the stamp embeds its own font."""
+    pdf = invoice_docs.pdf
+    font = fixed_font(_fonts.register().regular)
+    number = _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
+    dictionary = PdfFileReader(BytesIO(pdf)).get_object(generic.Reference(number, 0))
+    target = {
+        "dictionary": number,
+        "descriptor": dictionary.raw_get("/FontDescriptor").idnum,
+        "program": dictionary["/FontDescriptor"].raw_get("/FontFile2").idnum,
+        "to-unicode": dictionary.raw_get("/ToUnicode").idnum,
+    }[part]
+    start = pdf.index(b"\n%d 0 obj\n" % target) + 1
+    changed = bytearray(pdf)
+    if part in ("program", "to-unicode"):  # a byte inside the compressed stream
+        at = pdf.index(b"stream\n", start) + 7 + 40
+        changed[at] ^= 0x01
+    else:  # a digit: the first width, or the stem width
+        key = b"/Widths [ " if part == "dictionary" else b"/StemV "
+        at = pdf.index(key, start) + len(key)
+        assert chr(pdf[at]).isdigit()
+        changed[at] = ord("1") if pdf[at] != ord("1") else ord("2")
+    assert len(changed) == len(pdf)
+    assert bytes(changed) != pdf
+    out = _stamp_sign(bytes(changed), pki, invoice_docs.box, "Ký bởi: Công ty Điện lực")
+    stamp, _ = _stamp(out)
+    assert stamp != number
+    assert out[len(pdf) :].count(b"/FontFile2") == 1
+    # The untouched file takes the page's font for the same stamp.
+    assert _stamp(_stamp_sign(pdf, pki, invoice_docs.box, "Ký bởi: Công ty Điện lực"))[0] == number
 
 
 def test_b_t_gets_the_tsa_token_on_the_direct_path(
@@ -504,6 +607,12 @@ def test_reportlab_pdfs_still_take_the_direct_path(pki: TestPKI, tmp_path: Path,
     assert out is not None
     path = tmp_path / "contract.pdf"
     path.write_bytes(out)
+    assert "Signature is Valid." in pdfsig(path, nss)
+    # A visible stamp on it brings its own font: reportlab's page fonts are not ours.
+    box = type("Box", (), {"page": 0, "rect": (300, 700, 476, 762)})()
+    stamped = _stamp_sign(buffer.getvalue(), pki, box, "Ký bởi: Công ty Điện lực")
+    assert stamped[len(buffer.getvalue()) :].count(b"/FontFile2") == 1
+    path.write_bytes(stamped)
     assert "Signature is Valid." in pdfsig(path, nss)
 
 

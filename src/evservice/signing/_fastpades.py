@@ -14,10 +14,16 @@ cross-reference table, so the update can be appended directly:
   ``/M``, fixed-size ``/ByteRange`` and ``/Contents`` placeholders);
 * one merged field/widget (``/FT /Sig``, ``/F 132``) on the page of the box,
   added to that page's ``/Annots`` and to ``/AcroForm`` (``/SigFlags 3``);
-* the visible stamp as the widget's appearance: a frame and the text drawn in
-  a small DejaVu Sans subset made once per process for the stamp's characters
-  (:func:`evservice._pdffont.charset_font`, the same builder as the invoice's
-  subsets);
+* the visible stamp as the widget's appearance: a frame and the text. On a
+  page of our writer that carries the fixed subset of the stamp's face
+  (:func:`evservice._pdffont.fixed_font`, listed under its subset tag) and
+  when that subset holds every character of the stamp, the appearance uses
+  that very font object, found by its resource name and checked byte for
+  byte (font dictionary, descriptor, font program, ToUnicode map) against
+  the subset this process makes. Otherwise (a reportlab PDF, a character
+  outside the subset, a font object that is not exactly ours) the stamp
+  embeds a small subset made once per process for its characters
+  (:func:`evservice._pdffont.charset_font`);
 * the catalog and the page rewritten with the new entries, and a new xref
   section and trailer (``/Prev``, same first ``/ID``).
 
@@ -48,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from evservice._pdffont import charset_font
+from evservice._pdffont import SimpleFont, charset_font, fixed_font
 from evservice._pdfsyntax import MARKER
 from evservice._pdfsyntax import pdf_date as _date
 from evservice._pdfsyntax import pdf_number as _num
@@ -148,6 +154,10 @@ _COMMENT = re.compile(rb"%[^\r\n]*")
 _EMPTY_TRAILER = re.compile(rb"trailer\s*<<\s*>>\s*")
 _CATALOG_REFUSED = re.compile(rb"/(AcroForm|Names|AF|Extensions|Version|Perms)(?![A-Za-z])")
 _PAGE_REFUSED = re.compile(rb"/Annots(?![A-Za-z])")
+# Our writer's page: /Resources << /Font << /NAME n 0 R ... >> >> written inline.
+_PAGE_FONTS = re.compile(rb"/Resources\s*<<\s*/Font\s*<<([^<>]*)>>")
+_FONT_REFS = re.compile(rb"/FontDescriptor (\d+) 0 R /ToUnicode (\d+) 0 R >>$")
+_FONT_FILE = re.compile(rb"/FontFile2 (\d+) 0 R >>$")
 
 
 def _plain_trailer(trailer: bytes) -> bool:
@@ -168,16 +178,25 @@ class _Plain:
     catalog: bytes
     page_number: int
     page: bytes
+    ours: bool  # written by our writer (evservice._pdfwrite), not by reportlab
+    xref_body: int  # where the xref table's first entry starts
 
 
-def _object(pdf: bytes, xref_body: int, count: int, number: int) -> bytes | None:
-    """The dictionary of object ``number`` (not a stream), or None if it is anything else."""
+def _offset(pdf: bytes, xref_body: int, count: int, number: int) -> int | None:
+    """Where object ``number`` starts according to the xref table (None: not an object in use)."""
     if not 0 < number < count:
         return None
     entry = _XREF_ENTRY.match(pdf, xref_body + 20 * number)
     if entry is None or entry.group(3) != b"n" or entry.group(2) != b"00000":
         return None
-    offset = int(entry.group(1))
+    return int(entry.group(1))
+
+
+def _object(pdf: bytes, xref_body: int, count: int, number: int) -> bytes | None:
+    """The dictionary of object ``number`` (not a stream), or None if it is anything else."""
+    offset = _offset(pdf, xref_body, count, number)
+    if offset is None:
+        return None
     head = _OBJ_HEAD.match(pdf, offset)
     if head is None or int(head.group(1)) != number or head.group(2) != b"0":
         return None
@@ -247,7 +266,54 @@ def _read_plain(pdf: bytes, page_index: int) -> _Plain | None:
         catalog=catalog,
         page_number=kids[page_index],
         page=page,
+        ours=MARKER in head,
+        xref_body=xref_body,
     )
+
+
+def _written(pdf: bytes, plain: _Plain, number: int, body: bytes) -> bool:
+    """True if object ``number`` is ``body`` exactly, as our writer writes objects."""
+    offset = _offset(pdf, plain.xref_body, plain.size, number)
+    return offset is not None and pdf.startswith(b"%d 0 obj\n%s\nendobj" % (number, body), offset)
+
+
+def _page_font(pdf: bytes, plain: _Plain, font_name: str) -> int | None:
+    """The object number of the fixed subset of ``font_name`` on the page, if it is exactly it.
+
+    Our writer lists a fixed subset under its tag (``/KEGCOD 6 0 R``) and writes
+    its four objects as :class:`SimpleFont` holds them: each is compared with
+    them, so the stamp can only use a font whose codes, widths, glyphs and
+    Unicode text are the ones it expects.
+    """
+    if not plain.ours:
+        return None
+    font = fixed_font(font_name)
+    fonts = _PAGE_FONTS.search(plain.page)
+    if fonts is None:
+        return None
+    entry = re.search(rb"/%s\s+(\d+)\s+0\s+R" % font.tag.encode(), fonts.group(1))
+    if entry is None:
+        return None
+    number = int(entry.group(1))
+    body = _object(pdf, plain.xref_body, plain.size, number)
+    if body is None:
+        return None
+    refs = _FONT_REFS.search(body)
+    if refs is None:
+        return None
+    descriptor, to_unicode = int(refs.group(1)), int(refs.group(2))
+    if body != font.font % (descriptor, to_unicode):
+        return None
+    found = _object(pdf, plain.xref_body, plain.size, descriptor) or b""
+    program = _FONT_FILE.search(found)
+    if program is None or found != font.descriptor % int(program.group(1)):
+        return None
+    if not (
+        _written(pdf, plain, int(program.group(1)), font.font_file)
+        and _written(pdf, plain, to_unicode, font.to_unicode)
+    ):
+        return None
+    return number
 
 
 # ---------------------------------------------------------------------------
@@ -489,11 +555,22 @@ def _embedded_file(
 
 
 def _appearance(
-    update: _Update, font_name: str, text: str, width: float, height: float
+    update: _Update, font_name: str, text: str, width: float, height: float, shared: int | None
 ) -> int | None:
-    """The stamp as a form XObject: frame and text, in a subset made for its characters."""
+    """The stamp as a form XObject: frame and text, in the page's fixed subset or its own.
+
+    ``shared`` is the object number of the page's fixed subset of ``font_name``
+    (checked by :func:`_page_font`), used if it holds every character of ``text``.
+    """
     size, lines = stamp_layout(text, font_name, width, height)
-    font = charset_font(font_name, frozenset(text.replace("\n", "")) | frozenset("0123456789 "))
+    chars = frozenset(text.replace("\n", ""))
+    font: SimpleFont | None = None
+    if shared is not None:
+        font = fixed_font(font_name)  # what _page_font found on the page
+        if not chars <= font.codes.keys():
+            font = shared = None
+    if font is None:
+        font = charset_font(font_name, chars | frozenset("0123456789 "))
     if font is None:
         return None
     ops = [
@@ -506,8 +583,8 @@ def _appearance(
         y -= size * 1.25
     ops.append(b"ET Q")
     content = b"\n".join(ops)
-    numbers = [update.reserve() for _ in range(5)]
-    form, font_ref, descriptor, program, cmap = numbers
+    form = update.reserve()
+    font_ref = update.reserve() if shared is None else shared
     update.put(
         form,
         _stream(
@@ -517,6 +594,9 @@ def _appearance(
             content,
         ),
     )
+    if shared is not None:
+        return form
+    descriptor, program, cmap = (update.reserve() for _ in range(3))
     update.put(font_ref, font.font % (descriptor, cmap))
     update.put(descriptor, font.descriptor % program)
     update.put(program, font.font_file)
@@ -572,7 +652,8 @@ def fast_sign_pdf(
     appearance = None
     if rect is not None and stamp_text is not None and stamp_font is not None:
         x1, y1, x2, y2 = rect
-        appearance = _appearance(update, stamp_font, stamp_text, abs(x2 - x1), abs(y2 - y1))
+        shared = _page_font(pdf, plain, stamp_font)
+        appearance = _appearance(update, stamp_font, stamp_text, abs(x2 - x1), abs(y2 - y1), shared)
         if appearance is None:
             return None
     signature = update.reserve()
