@@ -13,6 +13,13 @@ Baselines measured in the same run on the same machine:
   compressed streams) drawn on a plain reportlab canvas, which is how the
   invoice was rendered before our own writer (evservice._pdfwrite).
 
+Then the signed bill as the batch makes it (``render_documents``: XML,
+XMLDSig, PDF, PAdES with the development signer): the median time and the
+file's size, its parts (each font program, the page content, the attached
+XML, the CMS), against the same page drawn on reportlab's canvas and signed
+the same way (reportlab's subsets keep TrueType hinting, and the stamp then
+embeds a font of its own).
+
 Run:  .venv/bin/python bench/bench_invoice_documents.py [--count 200] [--repeat 3]
 """
 
@@ -21,26 +28,31 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import _fonts
+from evservice import Context, Settings, _fonts
+from evservice.clock import ManualClock
 from evservice.invoices import (
     Invoice,
     InvoiceDraft,
     invoice_to_xml,
     parse_invoice_xml,
+    render_documents,
     render_invoice_pdf,
 )
 from evservice.invoices._pdf import SIZE, draw_invoice
 from evservice.payments import payment_lines, vietqr_for_invoice
+from evservice.signing import load_signer
 
 COMMAND = ".venv/bin/python bench/bench_invoice_documents.py"
 
@@ -166,6 +178,87 @@ def _per_item(run: Callable[[], object], count: int, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _parts(pdf: bytes) -> list[tuple[str, int]]:
+    """What the signed file holds, with the stored (compressed) size of each part in bytes."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    parts: list[tuple[str, int]] = []
+    seen: set[int] = set()
+
+    def fonts(resources: Any, where: str) -> None:
+        listed = resources.get("/Font")
+        if listed is None:
+            return
+        listed = listed.get_object()  # reportlab's is an indirect object
+        for name in sorted(listed):
+            ref = listed.raw_get(name)
+            if ref.idnum in seen:
+                parts.append((f"{where} font {name} (the page's)", 0))
+                continue
+            seen.add(ref.idnum)
+            font = ref.get_object()
+            program = font["/FontDescriptor"]["/FontFile2"].get_object()
+            unicode = font["/ToUnicode"].get_object()
+            base = str(font["/BaseFont"]).lstrip("/")
+            parts.append((f"{where} font {base}", len(program.encoded_data)))
+            parts.append((f"{where} {base} ToUnicode", len(unicode.encoded_data)))
+
+    for page in reader.root["/Pages"]["/Kids"]:
+        page = page.get_object()
+        parts.append(("page content", len(page["/Contents"].get_object().encoded_data)))
+        fonts(page["/Resources"], "page")
+        for annot in page.get("/Annots", []):
+            form = annot.get_object()["/AP"]["/N"].get_object()
+            parts.append(("stamp appearance", len(form.encoded_data)))
+            fonts(form["/Resources"], "stamp")
+            cms = annot.get_object()["/V"].raw_get("/Contents")
+            parts.append(("CMS (hex, with its reserved space)", 2 * len(bytes(cms)) + 2))
+    for spec in reader.root.get("/AF", []):
+        embedded = spec.get_object()["/EF"]["/F"].get_object()
+        parts.append(("attached XML", len(embedded.encoded_data)))
+    return parts
+
+
+def signed_bill(count: int, repeat: int) -> None:
+    """render_documents for the bill, against reportlab's canvas signed the same way."""
+    invoice = _invoice(6)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
+        ctx = Context(settings=settings, clock=ManualClock(datetime(2026, 10, 31, 3, tzinfo=UTC)))
+        ours = _per_item(lambda: render_documents(invoice, ctx), count, repeat)
+        _, pdf = render_documents(invoice, ctx)
+        signer = load_signer(settings)
+        rendered = render_invoice_pdf(invoice, **qr_arguments(invoice))
+
+        def baseline() -> bytes:
+            xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=ctx.clock.now())
+            return signer.sign_pdf(
+                reportlab_pdf(invoice, **qr_arguments(invoice)),
+                signing_time=ctx.clock.now(),
+                box=rendered.signature_box,
+                embedded_xml=xml,
+                xml_filename="invoice.xml",
+            )
+
+        theirs = _per_item(baseline, count, repeat)
+        base_pdf = baseline()
+    print(f"\nsigned bill (render_documents: XML + XMLDSig + PDF + PAdES, {len(pdf)} bytes):")
+    print(
+        f"  documents   {ours * 1e3:8.3f} ms  ({1 / ours:8.0f}/s)"
+        f"  = {ours / theirs:5.2f} x the same page on reportlab's canvas, signed"
+        f" ({theirs * 1e3:.3f} ms)"
+    )
+    print(
+        f"  our signed PDF: {len(pdf) / 1024:.1f} KiB; reportlab's canvas signed the same way:"
+        f" {len(base_pdf) / 1024:.1f} KiB"
+    )
+    for label, data in (("ours", pdf), ("reportlab's", base_pdf)):
+        print(f"  {label}, its parts in bytes (compressed):")
+        for kind, length in _parts(data):
+            print(f"    {kind:58s} {length:7d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="documents per timing")
@@ -208,6 +301,7 @@ def main() -> None:
             f"  = {qr / qr_base:5.2f} x the same page on reportlab's canvas"
             f" ({qr_base * 1e3:.3f} ms); {size} bytes against {base_size}"
         )
+    signed_bill(args.count, args.repeat)
 
 
 if __name__ == "__main__":
