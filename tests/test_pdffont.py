@@ -172,8 +172,10 @@ def test_the_programs_are_reportlabs_subsets_without_hinting(fonts: _fonts.FontN
             theirs_program = face.makeSubset(_points(font))
             ours, theirs = TTFont(io.BytesIO(program)), TTFont(io.BytesIO(theirs_program))
             assert set(ours.reader.keys()) == {
-                "head", "hhea", "maxp", "loca", "glyf", "hmtx", "cmap", "OS/2"
+                "head", "hhea", "maxp", "loca", "glyf", "hmtx", "cmap", "OS/2",
+                "cvt ", "fpgm", "prep",  # ISO 32000-1 9.9 requires them: present, empty
             }  # fmt: skip
+            assert [ours.reader[tag] for tag in ("cvt ", "fpgm", "prep")] == [b"", b"", b""]
             assert {"cvt ", "fpgm", "prep", "name", "post"} <= set(theirs.reader.keys())
             assert ours.reader["cmap"] == theirs.reader["cmap"]  # (1,0): code -> glyph, as is
             (subtable,) = ours["cmap"].tables

@@ -30,11 +30,12 @@ KB without). reportlab's ``makeSubset`` picks the glyphs and writes the
 ``i`` is ``chars[i]``); fontTools then removes every glyph's instructions and
 keeps ``head``, ``hhea``, ``loca``, ``maxp``, ``glyf``, ``hmtx``, the
 ``cmap`` a simple font needs (ISO 32000-1, 9.9) and the 96-byte ``OS/2`` (as
-iText's subsetter keeps it for simple fonts). ``name``, ``post``, ``cvt``,
-``fpgm`` and ``prep`` go: 9.9 lists the last three as required too, but they
-exist only for the hints, and HarfBuzz's subsetter, with which Skia (Chrome's
-PDF backend) embeds fonts without hints, drops all three as well. Glyph
-numbers, outlines, advances and the ``cmap`` are reportlab's, untouched.
+iText's subsetter keeps it for simple fonts); ``name`` and ``post`` go.
+``cvt``, ``fpgm`` and ``prep`` exist only for the hints, but 9.9 lists them
+as required in an embedded TrueType program, so they are written empty (a
+few bytes; HarfBuzz's subsetter, with which Skia embeds fonts without hints,
+drops them instead). Glyph numbers, outlines, advances and the ``cmap`` are
+reportlab's, untouched.
 (fontTools' own subsetter would give the same tables but reads the whole
 6 000-glyph face each time: 20-30 ms a subset, against 1-3 ms this way for a
 new character set and 15 ms for a fixed subset.)
@@ -50,6 +51,7 @@ is still fitted to the grid, a little differently.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import threading
@@ -196,6 +198,24 @@ def _to_unicode(chars: Sequence[str | None]) -> bytes:
     )
 
 
+#: Hinting tables ISO 32000-1 9.9 lists as required in an embedded TrueType program:
+#: written empty (no control values, no functions, no pre-program).
+_EMPTY_TABLES = ("cvt ", "fpgm", "prep")
+
+
+def _empty_table(tag: str) -> Any:
+    from fontTools.ttLib import newTable
+    from fontTools.ttLib.tables import ttProgram
+
+    table = newTable(tag)
+    if tag == "cvt ":
+        table.values = array.array("h")
+    else:
+        table.program = ttProgram.Program()
+        table.program.fromBytecode(b"")
+    return table
+
+
 def _without_hinting(program: bytes) -> bytes:
     """``program`` (a TrueType font) without instructions and without the tables we drop.
 
@@ -203,7 +223,7 @@ def _without_hinting(program: bytes) -> bytes:
     the glyph order is set by number (no glyph names are read, so the
     ``cmap`` is copied as it is, not decoded and encoded again).
     """
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+    from fontTools.ttLib import TTFont
 
     try:
         font = TTFont(io.BytesIO(program), recalcBBoxes=False, recalcTimestamp=False)
@@ -215,6 +235,8 @@ def _without_hinting(program: bytes) -> bytes:
         glyphs = font["glyf"]
         for name in font.getGlyphOrder():
             glyphs[name].removeHinting()
+        for tag in _EMPTY_TABLES:  # present, as ISO 32000-1 9.9 asks, and empty
+            font[tag] = _empty_table(tag)
         maxp = font["maxp"]
         maxp.maxZones = 1  # no twilight zone
         for limit in _HINTING_LIMITS:
