@@ -462,24 +462,31 @@ class _Crash(Exception):
     """Stands for the process dying between numbering an invoice and writing its files."""
 
 
+def crash_while_rendering(
+    ctx: Context, path: Path, monkeypatch: pytest.MonkeyPatch, *, on_call: int
+) -> None:
+    """Run the batch until the ``on_call``-th invoice's documents are rendered: it dies."""
+    real = issue_module.render_documents
+    calls = 0
+
+    def dies(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
+        nonlocal calls
+        calls += 1
+        if calls == on_call:
+            raise _Crash
+        return real(invoice, ctx)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(issue_module, "render_documents", dies)
+        with pytest.raises(_Crash):
+            run(ctx, path)
+
+
 def test_documents_a_crash_left_unwritten_are_completed_first(
     sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "in.csv", good_rows(5))
-    real = issue_module.render_documents
-    calls = 0
-
-    def dies_on_the_third(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise _Crash
-        return real(invoice, ctx)
-
-    monkeypatch.setattr(issue_module, "render_documents", dies_on_the_third)
-    with pytest.raises(_Crash):
-        run(sqlite_bctx, path)
-    monkeypatch.setattr(issue_module, "render_documents", real)
+    crash_while_rendering(sqlite_bctx, path, monkeypatch, on_call=3)
     pending = [i for i in issued_invoices(sqlite_bctx) if not i.has_documents]
     assert [i.number for i in pending] == [3]  # five rows: a chunk of one row each
     assert not list((sqlite_bctx.data_dir / "invoices").rglob("*.tmp"))
@@ -495,20 +502,7 @@ def test_a_chunk_is_numbered_together_and_a_crash_leaves_it_to_be_completed(
     sqlite_bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "in.csv", good_rows(30))  # chunks of three rows
-    real = issue_module.render_documents
-    calls = 0
-
-    def dies_on_the_fifth(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
-        nonlocal calls
-        calls += 1
-        if calls == 5:
-            raise _Crash
-        return real(invoice, ctx)
-
-    monkeypatch.setattr(issue_module, "render_documents", dies_on_the_fifth)
-    with pytest.raises(_Crash):
-        run(sqlite_bctx, path)
-    monkeypatch.setattr(issue_module, "render_documents", real)
+    crash_while_rendering(sqlite_bctx, path, monkeypatch, on_call=5)
     invoices = issued_invoices(sqlite_bctx)
     # The second chunk (rows 4-6) was numbered in one transaction; its documents are
     # stored together after all three are rendered, so none of them were.
