@@ -95,6 +95,7 @@ class _StockXmlSigner:
         self.certificate = template.certificate
         self.chain = template.chain
         self.xml_signature_method = template.xml_signature_method
+        self.xml_key_info = template.xml_key_info
 
     def raw_sign(self, data: bytes) -> bytes:
         return bytes(asyncio.run(self.stock.async_sign_raw(data, "sha256")))
