@@ -36,8 +36,7 @@ from evservice.delivery._channel import Channel, RetryPolicy
 from evservice.delivery._message import Attachment, DeliveryReceipt, Message
 from evservice.delivery._tables import OutboxRow
 from evservice.errors import DeliveryError, EvServiceError, ValidationError
-from evservice.store import transaction
-from evservice.store._types import UTCDateTime
+from evservice.store import UTCDateTime, transaction
 
 __all__ = [
     "CLAIM_SECONDS",

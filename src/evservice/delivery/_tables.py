@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from evservice.store._types import UTCDateTime
+from evservice.store import UTCDateTime
 
 __all__ = ["OutboxRow"]
 

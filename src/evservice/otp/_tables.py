@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from evservice.store._types import UTCDateTime
+from evservice.store import UTCDateTime
 
 __all__ = ["ChallengeRow", "SendRow"]
 
