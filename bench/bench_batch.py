@@ -1,6 +1,6 @@
 """The monthly batch's signed-invoice pipeline: throughput, baselines, memory and scaling.
 
-"Ours" is :func:`evservice.invoices._batch.run_batch` itself, on demo input
+"Ours" is :func:`evservice.batch.run_batch` itself, on demo input
 (``write_demo_csv``), exactly as ``evservice invoices batch`` runs it: the
 validation pass, then chunks on worker processes (fonts and key loaded once per
 worker), each chunk numbered in one transaction with its ``invoice.issued``
@@ -64,6 +64,16 @@ from pathlib import Path
 from typing import Any
 
 from evservice._context import Context
+from evservice.batch import (
+    BatchOptions,
+    BatchPeriod,
+    MeterRow,
+    Rejection,
+    SubscriptionRow,
+    read_batch_csv,
+    run_batch,
+    write_demo_csv,
+)
 from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.invoices import (
@@ -79,15 +89,6 @@ from evservice.invoices import (
     render_documents,
     render_invoice_pdf,
 )
-from evservice.invoices._batch import BatchOptions, run_batch
-from evservice.invoices._batch_input import (
-    BatchPeriod,
-    MeterRow,
-    Rejection,
-    SubscriptionRow,
-    read_batch_csv,
-)
-from evservice.invoices._demo_data import write_demo_csv
 from evservice.invoices._issue import (
     _payment_lines,
     payment_code,

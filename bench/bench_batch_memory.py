@@ -28,11 +28,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evservice._context import Context
+from evservice.batch import (
+    BatchOptions,
+    _drafts,
+    _report,
+    _run,
+    parse_period,
+    read_batch_csv,
+    write_demo_csv,
+)
 from evservice.config import Settings
-from evservice.invoices import _batch
-from evservice.invoices._batch import BatchOptions
-from evservice.invoices._batch_input import parse_period, read_batch_csv
-from evservice.invoices._demo_data import write_demo_csv
 from evservice.invoices._tariffs import load_tariffs
 
 COMMAND = ".venv/bin/python bench/bench_batch_memory.py"
@@ -58,18 +63,18 @@ def _peak(run: Callable[[], object]) -> int:
 
 
 def _passes(path: Path, work: Path, ctx: Context) -> tuple[int, int]:
-    params = _batch._params(ctx, PERIOD, BatchOptions())
+    params = _drafts.make_params(ctx, PERIOD, BatchOptions())
     tariffs = load_tariffs(None)
 
     def check() -> None:
-        log = _batch._RejectionLog(work / "rejected.csv", 50)
+        log = _report.RejectionLog(work / "rejected.csv", 50)
         try:
-            _batch._validate(path, params, tariffs, log, None)
+            _run._validate(path, params, tariffs, log, None)
         finally:
             log.close()
 
     def read_again() -> None:
-        for _chunk in _batch._chunks(path, params, set(), 100, work):
+        for _chunk in _run._chunks(path, params, set(), 100, work):
             pass
 
     return _peak(check), _peak(read_again)

@@ -14,11 +14,25 @@ The one rounding rule of the library, written once here:
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
 
 from evservice.errors import ValidationError
 
-__all__ = ["MAX_AMOUNT", "ZERO", "as_decimal", "format_vnd", "round_dong"]
+__all__ = [
+    "MAX_AMOUNT",
+    "ZERO",
+    "Amount",
+    "VatRate",
+    "as_decimal",
+    "format_vnd",
+    "parse_vat_rate",
+    "round_dong",
+    "vat_percent",
+]
 
 ZERO = Decimal(0)
 #: Largest total an invoice may carry (10^15 dong, the range of amount-in-words).
@@ -50,3 +64,52 @@ def format_vnd(amount: Decimal) -> str:
     """``1234567`` -> ``"1.234.567"`` (Vietnamese grouping with dots)."""
     text = f"{round_dong(amount):,}"
     return text.replace(",", ".")
+
+
+# -- value types shared by invoices, contracts and the batch ------------------------------
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("money and quantities must be given as strings or integers, not floats")
+    return value
+
+
+#: A Decimal that refuses Python floats (they cannot hold most decimal amounts exactly).
+Amount = Annotated[Decimal, BeforeValidator(_no_float)]
+
+_FIXED_RATES = {"0%": Decimal(0), "5%": Decimal(5), "8%": Decimal(8), "10%": Decimal(10)}
+_OTHER_RATE = re.compile(r"^KHAC:(\d{1,2}(?:\.\d{1,2})?)%$")
+
+
+def parse_vat_rate(text: str, field: str = "vat_rate") -> str:
+    """Normalise a VAT rate string (``TSuat``) or raise.
+
+    Accepted: ``0%``, ``5%``, ``8%``, ``10%``, ``KCT`` (not subject to VAT; not the
+    same as 0%), ``KKKNT`` (not declared, not paid), ``KHAC:x%`` (another rate,
+    such as ``KHAC:5.26%``).
+    """
+    rate = str(text).strip().upper()
+    if rate in _FIXED_RATES or rate in ("KCT", "KKKNT") or _OTHER_RATE.match(rate):
+        return rate
+    raise ValidationError(
+        field, f"unknown VAT rate {text!r}; use 0%, 5%, 8%, 10%, KCT, KKKNT or KHAC:x%"
+    )
+
+
+def vat_percent(rate: str) -> Decimal | None:
+    """The percentage of a normalised rate, or None for KCT and KKKNT (no VAT line)."""
+    if rate in _FIXED_RATES:
+        return _FIXED_RATES[rate]
+    match = _OTHER_RATE.match(rate)
+    if match:
+        return Decimal(match.group(1))
+    return None
+
+
+def _vat_rate(value: str) -> str:
+    return parse_vat_rate(value)
+
+
+#: A VAT rate string (``TSuat``), normalised by :func:`parse_vat_rate`.
+VatRate = Annotated[str, AfterValidator(_vat_rate)]

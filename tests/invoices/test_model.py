@@ -21,8 +21,7 @@ from evservice.invoices import (
     LineKind,
     compute_totals,
 )
-from evservice.invoices._model import parse_vat_rate, vat_percent
-from evservice.money import round_dong
+from evservice.money import parse_vat_rate, round_dong, vat_percent
 
 SELLER = {"name": "Tổng công ty Điện lực miền Bắc", "tax_code": "0100100417", "address": "Hà Nội"}
 BUYER = {"person_name": "Lê Văn Cường"}

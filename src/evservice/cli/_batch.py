@@ -35,13 +35,18 @@ from rich.table import Table
 from rich.text import Text
 
 from evservice._context import Context
+from evservice.batch import (
+    BatchOptions,
+    BatchPeriod,
+    BatchSummary,
+    parse_period,
+    run_batch,
+    write_demo_csv,
+)
 from evservice.cli._invoice import app as invoice_app
 from evservice.clock import SystemClock, vn_date
 from evservice.config import Settings
 from evservice.errors import ValidationError
-from evservice.invoices._batch import BatchOptions, BatchSummary, run_batch
-from evservice.invoices._batch_input import BatchPeriod, parse_period
-from evservice.invoices._demo_data import write_demo_csv
 from evservice.money import format_vnd
 
 __all__ = ["DEMO_SETTINGS", "register"]

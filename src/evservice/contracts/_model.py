@@ -16,7 +16,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evservice.errors import ValidationError
-from evservice.invoices._model import Amount, PaymentAccount, TaxCode
+from evservice.money import Amount
+from evservice.payments import PaymentAccount
+from evservice.vn import TaxCode
 
 __all__ = [
     "CONTRACT_NUMBER_RE",

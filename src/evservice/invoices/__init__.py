@@ -1,7 +1,12 @@
-"""Invoices: model, tariffs, numbering, XML, PDF, corrections and the batch."""
+"""Invoices: model, tariffs, pricing, numbering, XML, PDF, corrections and lookup.
+
+The monthly batch that issues them by the million lives in :mod:`evservice.batch`,
+which uses this package through these names; nothing here imports the batch.
+"""
 
 from evservice.invoices import _lookup as lookup
 from evservice.invoices._corrections import adjust, history, replace
+from evservice.invoices._identifiers import validate_series_for_date, validate_template
 from evservice.invoices._issue import (
     IssuedInvoice,
     complete_pending,
@@ -23,7 +28,6 @@ from evservice.invoices._model import (
     InvoiceLine,
     InvoiceStatus,
     LineKind,
-    PaymentAccount,
     RateTotal,
     RelatedInvoice,
     Seller,
@@ -49,6 +53,7 @@ from evservice.invoices._subscriptions import (
 )
 from evservice.invoices._tariffs import Tariff, TariffBook, TariffSchedule, load_tariffs
 from evservice.invoices._xml import ParsedInvoice, invoice_to_xml, parse_invoice_xml
+from evservice.payments import PaymentAccount
 
 __all__ = [
     "Buyer",
@@ -102,4 +107,6 @@ __all__ = [
     "render_invoice_pdf",
     "render_to",
     "replace",
+    "validate_series_for_date",
+    "validate_template",
 ]

@@ -57,15 +57,10 @@ from evservice.errors import (
 )
 from evservice.invoices import _lookup
 from evservice.invoices._identifiers import format_number, validate_series, validate_template
-from evservice.invoices._model import (
-    CorrectionKind,
-    Invoice,
-    InvoiceDraft,
-    InvoiceStatus,
-    PaymentAccount,
-)
+from evservice.invoices._model import CorrectionKind, Invoice, InvoiceDraft, InvoiceStatus
 from evservice.invoices._numbering import next_numbers
 from evservice.invoices._tables import InvoiceRow
+from evservice.payments import PaymentAccount
 from evservice.store import is_sqlite, transaction
 
 if TYPE_CHECKING:

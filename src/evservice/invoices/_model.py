@@ -8,13 +8,11 @@ authority's XML (v2.0.x) it becomes. Totals follow the single rounding rule of
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evservice.errors import ValidationError
 from evservice.invoices._identifiers import (
@@ -23,8 +21,16 @@ from evservice.invoices._identifiers import (
     validate_series_for_date,
     validate_template,
 )
-from evservice.money import MAX_AMOUNT, ZERO, round_dong
-from evservice.vn import _mst
+from evservice.money import (
+    MAX_AMOUNT,
+    ZERO,
+    Amount,
+    VatRate,
+    round_dong,
+    vat_percent,
+)
+from evservice.payments import PaymentAccount
+from evservice.vn import TaxCode
 
 __all__ = [
     "Buyer",
@@ -35,65 +41,14 @@ __all__ = [
     "InvoiceStatus",
     "LineKind",
     "Party",
-    "PaymentAccount",
     "RateTotal",
     "RelatedInvoice",
     "Seller",
     "Totals",
     "compute_totals",
-    "parse_vat_rate",
-    "vat_percent",
 ]
 
 
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError("money and quantities must be given as strings or integers, not floats")
-    return value
-
-
-#: A Decimal that refuses Python floats (they cannot hold most decimal amounts exactly).
-Amount = Annotated[Decimal, BeforeValidator(_no_float)]
-
-_FIXED_RATES = {"0%": Decimal(0), "5%": Decimal(5), "8%": Decimal(8), "10%": Decimal(10)}
-_OTHER_RATE = re.compile(r"^KHAC:(\d{1,2}(?:\.\d{1,2})?)%$")
-
-
-def parse_vat_rate(text: str, field: str = "vat_rate") -> str:
-    """Normalise a VAT rate string (``TSuat``) or raise.
-
-    Accepted: ``0%``, ``5%``, ``8%``, ``10%``, ``KCT`` (not subject to VAT; not the
-    same as 0%), ``KKKNT`` (not declared, not paid), ``KHAC:x%`` (another rate,
-    such as ``KHAC:5.26%``).
-    """
-    rate = str(text).strip().upper()
-    if rate in _FIXED_RATES or rate in ("KCT", "KKKNT") or _OTHER_RATE.match(rate):
-        return rate
-    raise ValidationError(
-        field, f"unknown VAT rate {text!r}; use 0%, 5%, 8%, 10%, KCT, KKKNT or KHAC:x%"
-    )
-
-
-def vat_percent(rate: str) -> Decimal | None:
-    """The percentage of a normalised rate, or None for KCT and KKKNT (no VAT line)."""
-    if rate in _FIXED_RATES:
-        return _FIXED_RATES[rate]
-    match = _OTHER_RATE.match(rate)
-    if match:
-        return Decimal(match.group(1))
-    return None
-
-
-def _vat_rate(value: str) -> str:
-    return parse_vat_rate(value)
-
-
-def _tax_code(value: str | None) -> str | None:
-    return None if value is None or not value.strip() else _mst.validate(value)
-
-
-VatRate = Annotated[str, AfterValidator(_vat_rate)]
-TaxCode = Annotated[str | None, AfterValidator(_tax_code)]
 _frozen = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
@@ -117,15 +72,6 @@ class InvoiceStatus(enum.StrEnum):
     ISSUED = "issued"
     REPLACED = "replaced"  # a replacement invoice supersedes it
     ADJUSTED = "adjusted"  # one or more adjustment invoices amend it
-
-
-class PaymentAccount(BaseModel):
-    """Where the customer pays (for the VietQR code): bank BIN, account and holder."""
-
-    model_config = _frozen
-    bank_bin: str = Field(pattern=r"^\d{6}$", description="NAPAS acquirer BIN, 6 digits")
-    account: str = Field(pattern=r"^[0-9A-Za-z]{1,19}$")
-    account_name: str | None = Field(default=None, max_length=100)
 
 
 class Party(BaseModel):

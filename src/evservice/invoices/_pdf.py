@@ -42,15 +42,8 @@ from evservice._pdfwrite import PdfCanvas, string_width
 from evservice.clock import VN_TZ
 from evservice.errors import DocumentError, EvServiceError
 from evservice.invoices._identifiers import format_number
-from evservice.invoices._model import (
-    CorrectionKind,
-    Invoice,
-    InvoiceLine,
-    LineKind,
-    Totals,
-    vat_percent,
-)
-from evservice.money import format_vnd, round_dong
+from evservice.invoices._model import CorrectionKind, Invoice, InvoiceLine, LineKind, Totals
+from evservice.money import format_vnd, round_dong, vat_percent
 from evservice.vn import amount_in_words
 
 __all__ = ["PageBox", "RenderedPdf", "draw_invoice", "render_invoice_pdf"]

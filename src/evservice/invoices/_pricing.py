@@ -41,9 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from evservice._context import Context, resolve
 from evservice._pydantic import parse_model
 from evservice.errors import ValidationError
-from evservice.invoices._model import Amount, InvoiceLine, LineKind
+from evservice.invoices._model import InvoiceLine, LineKind
 from evservice.invoices._tariffs import Tariff, TariffBook, TariffSchedule, load_tariffs
-from evservice.money import ZERO, round_dong
+from evservice.money import ZERO, Amount, round_dong
 
 __all__ = [
     "MAX_KWH",

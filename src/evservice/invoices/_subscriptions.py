@@ -25,8 +25,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from evservice._pydantic import parse_model
 from evservice.errors import ValidationError
-from evservice.invoices._model import Amount, InvoiceLine, LineKind, VatRate, parse_vat_rate
-from evservice.money import MAX_AMOUNT, ZERO, round_dong
+from evservice.invoices._model import InvoiceLine, LineKind
+from evservice.money import MAX_AMOUNT, ZERO, Amount, VatRate, parse_vat_rate, round_dong
 
 __all__ = [
     "CreditApplication",

@@ -35,8 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from evservice._pydantic import parse_model
 from evservice.errors import ConfigurationError, ValidationError
-from evservice.invoices._model import Amount, parse_vat_rate
-from evservice.money import MAX_AMOUNT
+from evservice.money import MAX_AMOUNT, Amount, parse_vat_rate
 
 __all__ = [
     "VAT_FILE",

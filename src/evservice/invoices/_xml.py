@@ -58,14 +58,13 @@ from evservice.invoices._model import (
     InvoiceDraft,
     InvoiceLine,
     LineKind,
-    PaymentAccount,
     RateTotal,
     RelatedInvoice,
     Seller,
     Totals,
-    parse_vat_rate,
 )
-from evservice.money import ZERO, round_dong
+from evservice.money import ZERO, parse_vat_rate, round_dong
+from evservice.payments import PaymentAccount
 from evservice.vn import amount_in_words
 from evservice.vn import mst as _mst
 

@@ -3,6 +3,7 @@
 * :mod:`emv` -- the TLV encoder/decoder with CRC-16, in the python-stdnum
   style (``compact``, ``validate``, ``is_valid``, ``format``, plus ``encode``,
   ``decode``, ``crc16``).
+* :class:`PaymentAccount` -- the payee's bank account (validated), shared by bills and contracts.
 * :func:`vietqr` / :class:`VietQR` -- NAPAS VietQR to an account or a card;
   :func:`vietqr_for_invoice` for the code printed on a bill.
 * :func:`paynow`, :func:`promptpay`, :func:`promptpay_bill`, :func:`epc_qr`.
@@ -11,6 +12,7 @@
 """
 
 from evservice.payments import _emv as emv
+from evservice.payments._account import PaymentAccount
 from evservice.payments._banks import Bank, bank_directory, find_bank
 from evservice.payments._draw import (
     DEFAULT_MASK,
@@ -40,6 +42,7 @@ __all__ = [
     "Field",
     "PayeeAccount",
     "Payload",
+    "PaymentAccount",
     "PaymentAccountLike",
     "VietQR",
     "bank_directory",

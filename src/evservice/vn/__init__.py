@@ -10,10 +10,12 @@ from evservice.vn import _mst as mst
 from evservice.vn import _phone as phone
 from evservice.vn._fold import fold_ascii, gsm7_length, is_gsm7
 from evservice.vn._mask import mask_email, mask_phone
+from evservice.vn._mst import TaxCode
 from evservice.vn._words import MAX_WORDS_AMOUNT, amount_in_words
 
 __all__ = [
     "MAX_WORDS_AMOUNT",
+    "TaxCode",
     "amount_in_words",
     "fold_ascii",
     "gsm7_length",

@@ -6,12 +6,15 @@ branch number (``0104831030-091``). Checked with ``stdnum.vn.mst``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.vn import mst as _stdnum_mst
 
 from evservice.errors import ValidationError
 
-__all__ = ["compact", "format", "is_valid", "validate"]
+__all__ = ["TaxCode", "compact", "format", "is_valid", "validate"]
 
 
 def compact(number: str) -> str:
@@ -43,3 +46,11 @@ def format(number: str) -> str:
     """``0104831030091`` -> ``0104831030-091``; ten digits stay as they are."""
     digits = compact(number)
     return digits if len(digits) == 10 else f"{digits[:10]}-{digits[10:]}"
+
+
+def _optional(value: str | None) -> str | None:
+    return None if value is None or not value.strip() else validate(value)
+
+
+#: An optional tax code field of a pydantic model: blank is None, anything else validated.
+TaxCode = Annotated[str | None, AfterValidator(_optional)]

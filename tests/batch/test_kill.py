@@ -23,15 +23,13 @@ import sqlalchemy as sa
 import evservice
 from evservice import audit
 from evservice._context import Context
+from evservice.batch import BatchPeriod, Rejection, batch_reference, read_batch_csv, write_demo_csv
 from evservice.batch._tables import BatchHistory
 from evservice.clock import vn_date
 from evservice.config import Settings
-from evservice.invoices._batch import batch_reference
-from evservice.invoices._batch_input import BatchPeriod, Rejection, read_batch_csv
-from evservice.invoices._demo_data import write_demo_csv
 from evservice.invoices._tables import InvoiceRow
 
-from .test_batch import SELLER_SETTINGS
+from .test_run import SELLER_SETTINGS
 
 EVSERVICE = Path(sys.executable).with_name("evservice")
 CUSTOMERS = 120

@@ -9,11 +9,11 @@ import distributed
 import pytest
 
 from evservice._context import Context
+from evservice.batch import BatchOptions, run_batch
 from evservice.clock import ManualClock
 from evservice.config import Settings
-from evservice.invoices._batch import BatchOptions, run_batch
 
-from .test_batch import assert_gapless, batch_settings, good_rows, issued_invoices, write_csv
+from .test_run import assert_gapless, batch_settings, good_rows, issued_invoices, write_csv
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from evservice.batch._input import BatchPeriod
 from evservice.batch._tables import BatchHistory
 from evservice.delivery import Message, sms_text
-from evservice.invoices._batch_input import BatchPeriod
 from evservice.money import ZERO, format_vnd, round_dong
 
 __all__ = [

@@ -18,6 +18,8 @@ import evservice.batch
 from evservice import audit
 from evservice._context import Context
 from evservice.audit._tables import AuditEventRow
+from evservice.batch import BatchOptions, BatchSummary, batch_reference, run_batch
+from evservice.batch._demo import COLUMNS
 from evservice.batch._tables import BatchCredit, BatchHistory
 from evservice.clock import ManualClock
 from evservice.config import Settings
@@ -25,8 +27,6 @@ from evservice.delivery import MemoryChannel, dispatch, list_outbox
 from evservice.errors import ConfigurationError, ValidationError
 from evservice.invoices import Invoice, IssuedInvoice, list_invoices
 from evservice.invoices import _issue as issue_module
-from evservice.invoices._batch import BatchOptions, BatchSummary, batch_reference, run_batch
-from evservice.invoices._demo_data import COLUMNS
 
 SELLER_SETTINGS = {
     "seller_name": "Tổng công ty Điện lực TP Hà Nội",

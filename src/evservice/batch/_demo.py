@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stdnum.vn import mst as _stdnum_mst
 
-from evservice.invoices._batch_input import BatchPeriod
+from evservice.batch._input import BatchPeriod
 
 __all__ = ["COLUMNS", "write_demo_csv"]
 

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evservice.errors import ValidationError
-from evservice.invoices._batch_input import (
+from evservice.batch import (
     MeterRow,
     Rejection,
     SubscriptionRow,
     parse_period,
     read_batch_csv,
+    write_demo_csv,
 )
-from evservice.invoices._demo_data import write_demo_csv
+from evservice.errors import ValidationError
 
 PERIOD = parse_period("2026-11")
 HEADER = (

@@ -50,12 +50,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evservice._pydantic import parse_model
 from evservice.errors import ValidationError
-from evservice.invoices._model import Amount, TaxCode, VatRate
+from evservice.money import Amount, VatRate
+from evservice.vn import TaxCode
 
 __all__ = [
     "BatchPeriod",
     "MeterRow",
     "Rejection",
+    "Row",
     "SubscriptionRow",
     "parse_period",
     "read_batch_csv",
@@ -193,6 +195,10 @@ class SubscriptionRow(_Customer):
     @property
     def item_key(self) -> str:
         return f"plan:{self.plan_code}"
+
+
+#: A row of the input file: a meter reading or a subscription.
+Row = MeterRow | SubscriptionRow
 
 
 @dataclass(frozen=True)

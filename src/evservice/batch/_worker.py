@@ -1,0 +1,354 @@
+"""The worker: issue one chunk of rows (in a pool process, a Dask worker, or inline).
+
+A chunk is drafted, numbered in one transaction (:func:`record_invoices`, whose
+``on_recorded`` hook writes the consumption history and the carried credits in
+that same transaction), then its documents are rendered and stored a hundred
+at a time (:func:`ensure_many_documents`). Anomalies are found and notices
+queued after that. A worker sends back only sums and flags
+(:class:`ChunkResult`), never the invoices themselves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from evservice._context import Context
+from evservice.batch._anomalies import Anomaly, BilledItem, find_anomalies
+from evservice.batch._drafts import Bill, Params, draft_row, row_rejection
+from evservice.batch._input import MeterRow, Rejection, Row, SubscriptionRow
+from evservice.batch._notices import deliver, notify
+from evservice.batch._tables import BatchCredit, BatchHistory
+from evservice.clock import ManualClock
+from evservice.config import Settings
+from evservice.errors import BatchError, EvServiceError, ValidationError
+from evservice.invoices import (
+    Invoice,
+    IssuedInvoice,
+    TariffBook,
+    ensure_many_documents,
+    load_tariffs,
+    record_invoices,
+)
+from evservice.money import ZERO
+from evservice.store import transaction
+
+__all__ = ["ChunkResult", "Job", "Outcome", "Tally", "issue_chunk", "process", "warm_worker"]
+
+_HISTORY: sa.Table = BatchHistory.__table__  # type: ignore[attr-defined]
+_CREDIT: sa.Table = BatchCredit.__table__  # type: ignore[attr-defined]
+_CREDIT_ATTEMPTS = 5
+_SET_CREDIT = (
+    sa.update(_CREDIT)
+    .where(_CREDIT.c.customer_id == sa.bindparam("c"), _CREDIT.c.plan_code == sa.bindparam("p"))
+    .values(
+        balance=sa.bindparam("balance"),
+        period=sa.bindparam("period"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One chunk of rows for a worker. ``clock_at`` fixes the clock (None: the real time)."""
+
+    settings: Settings
+    clock_at: datetime | None
+    params: Params
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: Row
+    bill: Bill
+    issued: IssuedInvoice
+
+
+@dataclass
+class Tally:
+    """Counts and sums of issued rows; chunks make their own and the run merges them."""
+
+    issued: int = 0
+    already_issued: int = 0
+    meters: int = 0
+    subscriptions: int = 0
+    by_rate: dict[str, list[Decimal]] = field(default_factory=dict)  # [amount, tax]
+    by_tier: dict[int, list[Decimal]] = field(default_factory=dict)  # [kwh, amount]
+    credit_used: Decimal = ZERO
+    first_number: int | None = None
+    last_number: int | None = None
+    deliveries: Counter[str] = field(default_factory=Counter)
+
+    def add(self, outcome: Outcome) -> None:
+        issued = outcome.issued
+        if issued.created:
+            self.issued += 1
+            number = issued.number
+            self.first_number = min(self.first_number or number, number)
+            self.last_number = max(self.last_number or number, number)
+        else:
+            self.already_issued += 1
+        totals = issued.invoice.totals
+        for group in totals.by_rate:
+            sums = self.by_rate.setdefault(group.rate, [ZERO, ZERO])
+            sums[0] += group.amount
+            sums[1] += group.tax or ZERO
+        if isinstance(outcome.row, MeterRow):
+            self.meters += 1
+        else:
+            self.subscriptions += 1
+            self.credit_used += totals.trade_discount
+        if outcome.bill.priced is not None:
+            for segment in outcome.bill.priced.segments:
+                for charge in segment.tiers:
+                    sums = self.by_tier.setdefault(charge.tier, [ZERO, ZERO])
+                    sums[0] += charge.kwh
+                    sums[1] += charge.amount
+
+    def merge(self, other: Tally) -> None:
+        self.issued += other.issued
+        self.already_issued += other.already_issued
+        self.meters += other.meters
+        self.subscriptions += other.subscriptions
+        for rate, (amount, tax) in other.by_rate.items():
+            sums = self.by_rate.setdefault(rate, [ZERO, ZERO])
+            sums[0] += amount
+            sums[1] += tax
+        for tier, (kwh, amount) in other.by_tier.items():
+            sums = self.by_tier.setdefault(tier, [ZERO, ZERO])
+            sums[0] += kwh
+            sums[1] += amount
+        self.credit_used += other.credit_used
+        numbers = [n for n in (self.first_number, other.first_number) if n is not None]
+        self.first_number = min(numbers) if numbers else None
+        numbers = [n for n in (self.last_number, other.last_number) if n is not None]
+        self.last_number = max(numbers) if numbers else None
+        self.deliveries.update(other.deliveries)
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back: never the invoices themselves, only sums and flags."""
+
+    done: int = 0
+    tally: Tally = field(default_factory=Tally)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    error: str | None = None  # our errors travel as text: their classes need keyword args
+
+
+class _CreditChanged(BatchError):
+    """The stored credit moved between drafting and numbering; draft again."""
+
+
+# -- rows to drafts -----------------------------------------------------------------------
+
+
+def _on_recorded(
+    params: Params, billed: Mapping[str, tuple[Row, Bill]], stored: Mapping[tuple[str, str], int]
+) -> Callable[[Session, Sequence[Invoice]], None]:
+    """The hook run in the numbering transaction: history rows, then the credit balances.
+
+    ``billed`` maps each draft's reference to its row and bill; ``stored`` holds
+    the credit balances the bills were drafted with.
+    """
+
+    def hook(session: Session, invoices: Sequence[Invoice]) -> None:
+        history: list[dict[str, Any]] = []
+        credits: list[tuple[SubscriptionRow, Invoice, int]] = []
+        for invoice in invoices:
+            assert invoice.draft.reference is not None  # noqa: S101 - batch drafts have one
+            row, bill = billed[invoice.draft.reference]
+            totals = invoice.totals
+            history.append(
+                {
+                    "customer_id": row.customer_id,
+                    "item_key": row.item_key,
+                    "period": str(params.period),
+                    "invoice_id": str(invoice.id),
+                    "kwh": None if bill.kwh is None else int(bill.kwh),
+                    "amount": int(totals.before_tax),
+                    "payable": int(totals.payable),
+                    "rolled_over": isinstance(row, MeterRow) and row.rolled_over,
+                    "recorded_at": invoice.issued_at,
+                }
+            )
+            if isinstance(row, SubscriptionRow):
+                credits.append((row, invoice, int(bill.credit_left or 0)))
+        session.execute(sa.insert(_HISTORY), history)
+        if credits:
+            _store_credits(session, params, credits, stored)
+
+    return hook
+
+
+def _credit_key(row: SubscriptionRow) -> tuple[str, str]:
+    return (row.customer_id, row.plan_code)
+
+
+def _store_credits(
+    session: Session,
+    params: Params,
+    credits: Sequence[tuple[SubscriptionRow, Invoice, int]],
+    expected: Mapping[tuple[str, str], int],
+) -> None:
+    """Set each plan's balance to what its invoice left, if it is still what was drafted with.
+
+    The balances are locked first (in one query); one that moved since it was read
+    raises :class:`_CreditChanged` and the chunk is drafted again.
+    """
+    customers = sorted({row.customer_id for row, _, _ in credits})
+    query = (
+        sa.select(_CREDIT.c.customer_id, _CREDIT.c.plan_code, _CREDIT.c.balance)
+        .where(_CREDIT.c.customer_id.in_(customers))
+        .order_by(_CREDIT.c.customer_id, _CREDIT.c.plan_code)
+        .with_for_update()
+    )
+    found = {(c, p): int(b) for c, p, b in session.execute(query)}
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for row, invoice, left in credits:
+        key = _credit_key(row)
+        if found.get(key, 0) != expected.get(key, 0):
+            raise _CreditChanged(f"the credit of customer {row.customer_id} changed meanwhile")
+        values = {"balance": left, "period": str(params.period), "updated_at": invoice.issued_at}
+        if key in found:
+            updates.append({"c": row.customer_id, "p": row.plan_code, **values})
+        elif left:
+            inserts.append({"customer_id": row.customer_id, "plan_code": row.plan_code, **values})
+    if updates:
+        session.execute(_SET_CREDIT, updates)
+    if inserts:
+        session.execute(sa.insert(_CREDIT), inserts)
+
+
+def _read_credits(ctx: Context, rows: Iterable[Row]) -> dict[tuple[str, str], int]:
+    """Stored balances of the chunk's subscription rows, in one query."""
+    wanted = {(r.customer_id, r.plan_code) for r in rows if isinstance(r, SubscriptionRow)}
+    if not wanted:
+        return {}
+    customers = sorted({customer for customer, _ in wanted})
+    query = sa.select(_CREDIT.c.customer_id, _CREDIT.c.plan_code, _CREDIT.c.balance).where(
+        _CREDIT.c.customer_id.in_(customers)
+    )
+    with transaction(ctx.engine) as session:
+        found = session.execute(query).all()
+    return {(c, p): int(b) for c, p, b in found if (c, p) in wanted}
+
+
+def _issue_rows(
+    ctx: Context, params: Params, tariffs: TariffBook, rows: Sequence[Row]
+) -> tuple[list[Outcome], list[Rejection]]:
+    """Number the chunk's invoices in one transaction, then make their documents.
+
+    Rows that no longer price (a tariff file changed since the validation pass)
+    are rejected, not issued. Documents are rendered and stored a hundred
+    invoices at a time (:func:`ensure_many_documents`).
+    """
+    for _ in range(_CREDIT_ATTEMPTS):
+        stored = _read_credits(ctx, rows)
+        billed: dict[str, tuple[Row, Bill]] = {}
+        rejections: list[Rejection] = []
+        for row in rows:
+            credit = stored.get(_credit_key(row), 0) if isinstance(row, SubscriptionRow) else 0
+            try:
+                bill = draft_row(row, params, tariffs, credit)
+            except ValidationError as exc:
+                rejections.append(row_rejection(row, exc))
+                continue
+            assert bill.draft.reference is not None  # noqa: S101 - batch drafts have one
+            billed[bill.draft.reference] = (row, bill)
+        try:
+            issued = record_invoices(
+                [bill.draft for _, bill in billed.values()],
+                ctx=ctx,
+                on_recorded=_on_recorded(params, billed, stored),
+            )
+        except _CreditChanged:
+            continue
+        documented = ensure_many_documents(issued, ctx=ctx)
+        outcomes = [
+            Outcome(row, bill, invoice)
+            for (row, bill), invoice in zip(billed.values(), documented, strict=True)
+        ]
+        return outcomes, rejections
+    raise BatchError(
+        f"rows {rows[0].row_number}-{rows[-1].row_number}: a customer's credit kept changing "
+        "while the invoices were drafted; is another batch running for the same customers?"
+    )
+
+
+def process(ctx: Context, params: Params, rows: Sequence[Row]) -> ChunkResult:
+    """Issue one chunk: each row's invoice and documents, then anomalies and notices."""
+    result = ChunkResult()
+    tariffs = load_tariffs(ctx.settings.tariff_dir)
+    outcomes: list[Outcome] = []
+    try:
+        outcomes, result.rejections = _issue_rows(ctx, params, tariffs, rows)
+        for outcome in outcomes:
+            result.tally.add(outcome)
+        result.done = len(rows)
+        items = [
+            BilledItem(
+                customer_id=o.row.customer_id,
+                item_key=o.row.item_key,
+                invoice_id=o.issued.row_id,
+                invoice=o.issued.label,
+                payable=o.issued.invoice.totals.payable,
+                kwh=o.bill.kwh,
+                rolled_over=isinstance(o.row, MeterRow) and o.row.rolled_over,
+            )
+            for o in outcomes
+        ]
+        with transaction(ctx.engine) as session:
+            result.anomalies = find_anomalies(session, params.period, items)
+        if params.deliver:
+            deliver(ctx, params, outcomes, result.tally)
+        if params.notify_anomalies:
+            notify(ctx, params, outcomes, result.anomalies, result.tally)
+    except EvServiceError as exc:
+        where = f"rows {rows[0].row_number}-{rows[-1].row_number}: " if not result.done else ""
+        result.error = f"{where}{type(exc).__name__}: {exc}"
+    return result
+
+
+#: Contexts of a worker process, one per settings (fonts, keys and engine are cached per
+#: process by their own modules; this keeps the Context and its engine lookup too).
+_contexts: dict[Settings, Context] = {}
+
+
+def _worker_context(settings: Settings, clock_at: datetime | None) -> Context:
+    if clock_at is not None:
+        return Context(settings=settings, clock=ManualClock(clock_at))
+    ctx = _contexts.get(settings)
+    if ctx is None:
+        ctx = _contexts[settings] = Context(settings=settings)
+    return ctx
+
+
+def warm_worker(settings: Settings) -> None:
+    """Load once per worker process what every invoice needs: fonts, key, tariffs, store."""
+    from evservice import _fonts
+    from evservice.signing import load_signer
+
+    _fonts.register()
+    load_signer(settings)
+    load_tariffs(settings.tariff_dir)
+    _ = _worker_context(settings, None).engine
+
+
+def issue_chunk(job: Job) -> ChunkResult:
+    """A worker's task (local pool or Dask): issue the rows of one chunk."""
+    return process(_worker_context(job.settings, job.clock_at), job.params, job.rows)
+
+
+# -- the run (in the calling process) -----------------------------------------------------
