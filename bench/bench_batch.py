@@ -89,7 +89,7 @@ from evservice.invoices import (
     render_documents,
     render_invoice_pdf,
 )
-from evservice.invoices._issue import (
+from evservice.invoices._documents import (
     _payment_lines,
     payment_code,
     store_documents,

@@ -132,7 +132,7 @@ def _invoice(lines: int) -> Invoice:
 
 
 def qr_arguments(invoice: Invoice) -> dict[str, Any]:
-    """What the batch passes with the payment code (see invoices._issue.render_documents)."""
+    """What the batch passes with the payment code (see invoices._documents.render_documents)."""
     payee = invoice.draft.payment
     assert payee is not None
     code = vietqr_for_invoice(

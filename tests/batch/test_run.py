@@ -26,7 +26,7 @@ from evservice.config import Settings
 from evservice.delivery import MemoryChannel, dispatch, list_outbox
 from evservice.errors import ConfigurationError, ValidationError
 from evservice.invoices import Invoice, IssuedInvoice, list_invoices
-from evservice.invoices import _issue as issue_module
+from evservice.invoices import _documents as documents_module
 
 SELLER_SETTINGS = {
     "seller_name": "Tổng công ty Điện lực TP Hà Nội",
@@ -466,7 +466,7 @@ def crash_while_rendering(
     ctx: Context, path: Path, monkeypatch: pytest.MonkeyPatch, *, on_call: int
 ) -> None:
     """Run the batch until the ``on_call``-th invoice's documents are rendered: it dies."""
-    real = issue_module.render_documents
+    real = documents_module.render_documents
     calls = 0
 
     def dies(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
@@ -477,7 +477,7 @@ def crash_while_rendering(
         return real(invoice, ctx)
 
     with monkeypatch.context() as patched:
-        patched.setattr(issue_module, "render_documents", dies)
+        patched.setattr(documents_module, "render_documents", dies)
         with pytest.raises(_Crash):
             run(ctx, path)
 

@@ -39,6 +39,7 @@ from evservice.invoices import (
     record_invoices,
     render_to,
 )
+from evservice.invoices import _documents as documents_module
 from evservice.invoices import _issue as issue_module
 from evservice.invoices._tables import InvoiceRow
 
@@ -317,7 +318,7 @@ def _pdf_text(path: Path) -> str:
 def test_crash_before_documents_then_same_reference_completes(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = issue_module.render_documents
+    real = documents_module.render_documents
     calls = {"n": 0}
 
     def crash_once(invoice: Any, ctx: Context | None = None) -> tuple[bytes, bytes]:
@@ -326,7 +327,7 @@ def test_crash_before_documents_then_same_reference_completes(
             raise DocumentError("simulated crash while rendering")
         return real(invoice, ctx)
 
-    monkeypatch.setattr(issue_module, "render_documents", crash_once)
+    monkeypatch.setattr(documents_module, "render_documents", crash_once)
     with pytest.raises(DocumentError, match="simulated"):
         issue(make_draft(), ctx=ctx)
     pending = get("1C26TAA-00000001", ctx=ctx)  # the row is committed, the files are not

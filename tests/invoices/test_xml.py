@@ -24,7 +24,8 @@ from evservice.invoices import (
     invoice_to_xml,
     parse_invoice_xml,
 )
-from evservice.invoices._xml import MAX_XML_BYTES, format_decimal
+from evservice.invoices._xmlformat import MAX_XML_BYTES
+from evservice.invoices._xmlwrite import format_decimal
 from evservice.signing import load_signer
 from evservice.vn import amount_in_words
 

@@ -25,7 +25,8 @@ from evservice._context import Context
 from evservice.batch._drafts import Params
 from evservice.batch._input import Row
 from evservice.batch._options import BatchOptions
-from evservice.batch._worker import ChunkResult, Job, issue_chunk, process, warm_worker
+from evservice.batch._results import ChunkResult
+from evservice.batch._worker import Job, issue_chunk, process, warm_worker
 from evservice.clock import SystemClock
 from evservice.errors import BatchError, ConfigurationError
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,14 +18,12 @@ from evservice import audit
 from evservice._context import Context
 from evservice.batch._anomalies import Anomaly, notice_messages
 from evservice.batch._drafts import Params
+from evservice.batch._results import Outcome, Tally
 from evservice.batch._tables import BatchNotice
 from evservice.delivery import Message, enqueue, invoice_email, invoice_sms
 from evservice.errors import DocumentError, StoreError, ValidationError
 from evservice.invoices import IssuedInvoice
 from evservice.store import transaction
-
-if TYPE_CHECKING:
-    from evservice.batch._worker import Outcome, Tally
 
 __all__ = ["deliver", "notify"]
 

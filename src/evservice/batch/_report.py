@@ -18,7 +18,7 @@ from evservice.batch._anomalies import Anomaly
 from evservice.batch._drafts import Params
 from evservice.batch._input import Rejection
 from evservice.batch._options import BatchOptions, BatchSummary
-from evservice.batch._worker import ChunkResult, Tally
+from evservice.batch._results import ChunkResult, Tally
 from evservice.errors import BatchError
 from evservice.money import ZERO
 

@@ -6,20 +6,16 @@ which uses this package through these names; nothing here imports the batch.
 
 from evservice.invoices import _lookup as lookup
 from evservice.invoices._corrections import adjust, history, replace
-from evservice.invoices._identifiers import validate_series_for_date, validate_template
-from evservice.invoices._issue import (
-    IssuedInvoice,
+from evservice.invoices._documents import (
     complete_pending,
     ensure_documents,
     ensure_many_documents,
-    get,
-    issue,
-    list_invoices,
-    record_invoice,
-    record_invoices,
     render_documents,
     render_to,
 )
+from evservice.invoices._identifiers import validate_series_for_date, validate_template
+from evservice.invoices._issue import issue, record_invoice, record_invoices
+from evservice.invoices._issued import IssuedInvoice, get, list_invoices
 from evservice.invoices._model import (
     Buyer,
     CorrectionKind,
@@ -52,7 +48,8 @@ from evservice.invoices._subscriptions import (
     bill_subscription,
 )
 from evservice.invoices._tariffs import Tariff, TariffBook, TariffSchedule, load_tariffs
-from evservice.invoices._xml import ParsedInvoice, invoice_to_xml, parse_invoice_xml
+from evservice.invoices._xmlparse import ParsedInvoice, parse_invoice_xml
+from evservice.invoices._xmlwrite import invoice_to_xml
 from evservice.payments import PaymentAccount
 
 __all__ = [

@@ -28,14 +28,9 @@ from sqlmodel import Session, col, select
 from evservice._context import Context, resolve
 from evservice._pydantic import parse_model
 from evservice.errors import LifecycleError, ValidationError
-from evservice.invoices._issue import (
-    IssuedInvoice,
-    _Correction,
-    _find_row,
-    _record,
-    _to_issued,
-    ensure_documents,
-)
+from evservice.invoices._documents import ensure_documents
+from evservice.invoices._issue import Correction, record_drafts
+from evservice.invoices._issued import IssuedInvoice, find_row, to_issued
 from evservice.invoices._model import CorrectionKind, InvoiceDraft, InvoiceStatus
 from evservice.invoices._tables import InvoiceRow
 from evservice.store import transaction
@@ -89,8 +84,8 @@ def _correct(
     if len(reason) > _MAX_REASON:
         raise ValidationError("reason", f"is longer than {_MAX_REASON} characters")
     with transaction(ctx.engine) as session:
-        original = _find_row(session, original_key)
-    orig = _to_issued(original, ctx).invoice
+        original = find_row(session, original_key)
+    orig = to_issued(original, ctx).invoice
     data = _draft_data(new_draft)
     given = data.get("related")
     if given is not None and not isinstance(given, dict):
@@ -125,8 +120,8 @@ def _correct(
         row.status = _NEW_STATUS[kind].value
         session.add(row)
 
-    correction = _Correction(original_id=original.id, kind=kind, mark_original=mark_original)
-    issued = _record([draft], ctx, correction)[0]
+    correction = Correction(original_id=original.id, kind=kind, mark_original=mark_original)
+    issued = record_drafts([draft], ctx, correction)[0]
     return ensure_documents(issued, ctx=ctx)
 
 
@@ -169,7 +164,7 @@ def history(invoice_id: str | uuid.UUID, *, ctx: Context | None = None) -> list[
     """
     ctx = resolve(ctx)
     with transaction(ctx.engine) as session:
-        row = _find_row(session, invoice_id)
+        row = find_row(session, invoice_id)
         seen = {row.id}
         while row.corrects_id is not None:
             parent = session.get(InvoiceRow, row.corrects_id)
@@ -189,4 +184,4 @@ def history(invoice_id: str | uuid.UUID, *, ctx: Context | None = None) -> list[
     chain.sort(key=lambda r: (r.issued_at, r.issue_date, r.template, r.series, r.number))
     # The first invoice stays first even if a clock went backwards.
     chain.sort(key=lambda r: r.corrects_id is not None)
-    return [_to_issued(r, ctx) for r in chain]
+    return [to_issued(r, ctx) for r in chain]

@@ -1,35 +1,10 @@
-"""Invoice XML in the tax authority's format v2.0.x: the writer and a tolerant, safe parser.
+"""Invoice XML in the tax authority's format v2.0.x: a tolerant, safe parser.
 
-The tree (Decision 1450/QĐ-TCT, as amended)::
-
-    HDon
-      DLHDon Id=<invoice.xml_id>          what the seller signs
-        TTChung   PBan THDon KHMSHDon KHHDon SHDon NLap DVTTe TGia HTTToan
-                  [MSTTCGP] [TTHDLQuan] [TTKhac/TTin*]
-        NDHDon    NBan, NMua, DSHHDVu/HHDVu*, TToan
-      DSCKS       NBan (empty: the seller's signature goes here), NMua, CCKSKhac
-
-The writer emits compact UTF-8 (no indentation: a signature covers these exact
-bytes, and nobody may re-indent after signing), plain decimal numbers (``1500``,
-``2.5``; never ``1.5E+3`` or ``1500.0``), ISO dates, and omits optional elements
-that are empty. Output is deterministic: the same invoice gives the same bytes.
-
-Fields of the model that the standard has no element for travel in
-``TTChung/TTKhac/TTin`` (``TTruong``/``KDLieu``/``DLieu``), the extension block
-providers use for the same purpose:
-
-* ``MaTraCuu``: the lookup code (the name used by CyberBill, SmartSign and others;
-  MISA calls it ``TransactionID``, VNPT and Viettel ``Mã tra cứu`` or ``Mã số bí
-  mật``; the parser accepts all of them);
-* ``MaThamChieu``: the caller's reference (idempotency key) of the draft;
-* ``MaNHThuHuong``, ``STKThuHuong``, ``TenTKThuHuong``: the payee account of the
-  VietQR code (bank BIN, account, holder);
-* then ``draft.extra`` in its order. Line extras go in ``HHDVu/TTKhac``.
-
-The parser reads our output back losslessly and tolerates what other issuers
-emit: extra ``TTKhac`` fields, empty or unknown elements, whitespace, an
-``MCCQT`` code and a filled ``DSCKS``. It never touches the network and refuses
-DTDs (so no entity expansion, no billion laughs).
+The parser reads our writer's output (:mod:`._xmlwrite`) back losslessly and
+tolerates what other issuers emit: extra ``TTKhac`` fields, empty or unknown
+elements, whitespace, an ``MCCQT`` code and a filled ``DSCKS``. It never
+touches the network and refuses DTDs (so no entity expansion, no billion
+laughs).
 
 One rule decides what ``ThTien`` and ``STCKhau`` mean on the way back: they are
 always written (the invoice states them), and the parser returns
@@ -54,7 +29,6 @@ from evservice._pydantic import parse_model
 from evservice.errors import DocumentError, ValidationError
 from evservice.invoices._model import (
     Buyer,
-    Invoice,
     InvoiceDraft,
     InvoiceLine,
     LineKind,
@@ -63,238 +37,20 @@ from evservice.invoices._model import (
     Seller,
     Totals,
 )
+from evservice.invoices._xmlformat import (
+    LOOKUP_ALIASES,
+    LOOKUP_CODE_FIELD,
+    MAX_XML_BYTES,
+    PAYEE_ACCOUNT_FIELD,
+    PAYEE_BIN_FIELD,
+    PAYEE_NAME_FIELD,
+    REFERENCE_FIELD,
+    RESERVED,
+)
 from evservice.money import ZERO, parse_vat_rate, round_dong
 from evservice.payments import PaymentAccount
-from evservice.vn import amount_in_words
-from evservice.vn import mst as _mst
 
-__all__ = [
-    "LOOKUP_CODE_FIELD",
-    "MAX_XML_BYTES",
-    "XML_VERSION",
-    "ParsedInvoice",
-    "invoice_to_xml",
-    "parse_invoice_xml",
-]
-
-#: ``PBan``: the version of the format we write.
-XML_VERSION = "2.0.0"
-#: ``TTruong`` of the lookup code in ``TTChung/TTKhac``.
-LOOKUP_CODE_FIELD = "MaTraCuu"
-#: Largest document the parser accepts (an invoice of 10,000 lines is about 2 MB).
-MAX_XML_BYTES = 16 * 1024 * 1024
-
-_REFERENCE_FIELD = "MaThamChieu"
-_PAYEE_BIN_FIELD = "MaNHThuHuong"
-_PAYEE_ACCOUNT_FIELD = "STKThuHuong"
-_PAYEE_NAME_FIELD = "TenTKThuHuong"
-_RESERVED = frozenset(
-    {
-        LOOKUP_CODE_FIELD,
-        _REFERENCE_FIELD,
-        _PAYEE_BIN_FIELD,
-        _PAYEE_ACCOUNT_FIELD,
-        _PAYEE_NAME_FIELD,
-    }
-)
-# Names other providers give the lookup code, compared case-insensitively.
-_LOOKUP_ALIASES = frozenset(
-    {
-        "matracuu",
-        "mã tra cứu",
-        "ma tra cuu",
-        "transactionid",
-        "mã số bí mật",
-        "masobimat",
-        "mtcuu",
-        "searchkey",
-        "lookupcode",
-    }
-)
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
-
-
-# ---------------------------------------------------------------------------
-# writer
-# ---------------------------------------------------------------------------
-
-
-def format_decimal(value: Decimal) -> str:
-    """A plain decimal: no exponent, no trailing zeros after the point, ``0`` for zero."""
-    if value == 0:
-        return "0"
-    text = format(value.normalize(), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def _put(parent: etree._Element, tag: str, value: object, field: str) -> None:
-    """Append ``<tag>value</tag>`` unless the value is None or empty text."""
-    if value is None:
-        return
-    if isinstance(value, Decimal):
-        text = format_decimal(value)
-    elif isinstance(value, date):
-        text = value.isoformat()
-    else:
-        text = str(value)
-        if not text:
-            return
-    child = etree.SubElement(parent, tag)
-    try:
-        child.text = text
-    except ValueError as exc:
-        raise ValidationError(field, "contains characters that XML cannot carry") from exc
-
-
-def _put_extra(parent: etree._Element, fields: list[tuple[str, str, str]]) -> None:
-    """``TTKhac`` with one ``TTin`` per (name, value, field path); omitted when there are none."""
-    if not fields:
-        return
-    block = etree.SubElement(parent, "TTKhac")
-    for name, value, path in fields:
-        info = etree.SubElement(block, "TTin")
-        _put(info, "TTruong", name, path)
-        _put(info, "KDLieu", "string", path)
-        data = etree.SubElement(info, "DLieu")
-        try:
-            data.text = value
-        except ValueError as exc:
-            raise ValidationError(path, "contains characters that XML cannot carry") from exc
-
-
-def _put_party(parent: etree._Element, party: Seller | Buyer, field: str) -> None:
-    _put(parent, "Ten", party.name, f"{field}.name")
-    _put(parent, "MST", party.tax_code, f"{field}.tax_code")
-    _put(parent, "DChi", party.address, f"{field}.address")
-    if isinstance(party, Buyer):
-        _put(parent, "MKHang", party.customer_code, f"{field}.customer_code")
-    _put(parent, "SDThoai", party.phone, f"{field}.phone")
-    _put(parent, "DCTDTu", party.email, f"{field}.email")
-    if isinstance(party, Buyer):
-        _put(parent, "HVTNMHang", party.person_name, f"{field}.person_name")
-    _put(parent, "STKNHang", party.bank_account, f"{field}.bank_account")
-    _put(parent, "TNHang", party.bank_name, f"{field}.bank_name")
-    if isinstance(party, Seller):
-        _put(parent, "Fax", party.fax, f"{field}.fax")
-        _put(parent, "Website", party.website, f"{field}.website")
-
-
-def _stated_discount(line: InvoiceLine) -> Decimal | None:
-    """``STCKhau`` as the invoice states it, or None when the line has no discount."""
-    if line.discount_amount is not None:
-        return line.discount_amount
-    if line.discount_rate is not None and line.quantity is not None and line.unit_price is not None:
-        return line.line_discount(round_dong(line.quantity * line.unit_price))
-    return None
-
-
-def _put_line(parent: etree._Element, index: int, line: InvoiceLine) -> None:
-    field = f"draft.lines.{index}"
-    item = etree.SubElement(parent, "HHDVu")
-    _put(item, "TChat", int(line.kind), f"{field}.kind")
-    _put(item, "STT", index + 1, field)
-    _put(item, "MHHDVu", line.code, f"{field}.code")
-    _put(item, "THHDVu", line.name, f"{field}.name")
-    _put(item, "DVTinh", line.unit, f"{field}.unit")
-    _put(item, "SLuong", line.quantity, f"{field}.quantity")
-    _put(item, "DGia", line.unit_price, f"{field}.unit_price")
-    _put(item, "TLCKhau", line.discount_rate, f"{field}.discount_rate")
-    _put(item, "STCKhau", _stated_discount(line), f"{field}.discount_amount")
-    if line.kind is LineKind.NOTE:
-        _put(item, "ThTien", line.amount, f"{field}.amount")
-    else:
-        _put(item, "ThTien", line.line_amount(), f"{field}.amount")
-    _put(item, "TSuat", line.vat_rate, f"{field}.vat_rate")
-    _put_extra(item, [(k, v, f"{field}.extra.{k}") for k, v in line.extra.items()])
-
-
-def _general_extras(invoice: Invoice) -> list[tuple[str, str, str]]:
-    draft = invoice.draft
-    fields: list[tuple[str, str, str]] = [(LOOKUP_CODE_FIELD, invoice.lookup_code, "lookup_code")]
-    if draft.reference is not None:
-        fields.append((_REFERENCE_FIELD, draft.reference, "draft.reference"))
-    if draft.payment is not None:
-        fields.append((_PAYEE_BIN_FIELD, draft.payment.bank_bin, "draft.payment.bank_bin"))
-        fields.append((_PAYEE_ACCOUNT_FIELD, draft.payment.account, "draft.payment.account"))
-        if draft.payment.account_name is not None:
-            name = draft.payment.account_name
-            fields.append((_PAYEE_NAME_FIELD, name, "draft.payment.account_name"))
-    for key, value in draft.extra.items():
-        if key in _RESERVED:
-            raise ValidationError(
-                f"draft.extra.{key}", "is a reserved TTKhac field name; choose another name"
-            )
-        fields.append((key, value, f"draft.extra.{key}"))
-    return fields
-
-
-def invoice_to_xml(invoice: Invoice, *, provider_tax_code: str | None = None) -> bytes:
-    """The invoice as tax-authority XML v2.0.x, compact UTF-8, ready for the seller's signature.
-
-    ``provider_tax_code`` (``MSTTCGP``) is the tax code of the e-invoice service
-    provider, when there is one. ``DSCKS/NBan`` is left empty for the signer.
-    """
-    draft = invoice.draft
-    if provider_tax_code is not None:
-        provider_tax_code = _mst.validate(provider_tax_code, "provider_tax_code")
-    if not invoice.lookup_code:
-        raise ValidationError("lookup_code", "is required on an issued invoice")
-    totals = invoice.totals
-
-    root = etree.Element("HDon")
-    body = etree.SubElement(root, "DLHDon", Id=invoice.xml_id)
-
-    general = etree.SubElement(body, "TTChung")
-    _put(general, "PBan", XML_VERSION, "version")
-    _put(general, "THDon", draft.title, "draft.title")
-    _put(general, "KHMSHDon", draft.template, "draft.template")
-    _put(general, "KHHDon", draft.series, "draft.series")
-    _put(general, "SHDon", invoice.number, "number")
-    _put(general, "NLap", draft.issue_date, "draft.issue_date")
-    _put(general, "DVTTe", draft.currency, "draft.currency")
-    _put(general, "TGia", draft.exchange_rate, "draft.exchange_rate")
-    _put(general, "HTTToan", draft.payment_method, "draft.payment_method")
-    _put(general, "MSTTCGP", provider_tax_code, "provider_tax_code")
-    if draft.related is not None:
-        rel = draft.related
-        related = etree.SubElement(general, "TTHDLQuan")
-        _put(related, "TCHDon", int(rel.kind), "draft.related.kind")
-        _put(related, "LHDCLQuan", rel.invoice_type, "draft.related.invoice_type")
-        _put(related, "KHMSHDCLQuan", rel.template, "draft.related.template")
-        _put(related, "KHHDCLQuan", rel.series, "draft.related.series")
-        _put(related, "SHDCLQuan", rel.number, "draft.related.number")
-        _put(related, "NLHDCLQuan", rel.issue_date, "draft.related.issue_date")
-        _put(related, "GChu", rel.note, "draft.related.note")
-    _put_extra(general, _general_extras(invoice))
-
-    content = etree.SubElement(body, "NDHDon")
-    _put_party(etree.SubElement(content, "NBan"), draft.seller, "draft.seller")
-    _put_party(etree.SubElement(content, "NMua"), draft.buyer, "draft.buyer")
-    items = etree.SubElement(content, "DSHHDVu")
-    for index, line in enumerate(draft.lines):
-        _put_line(items, index, line)
-
-    summary = etree.SubElement(content, "TToan")
-    if totals.by_rate:
-        groups = etree.SubElement(summary, "THTTLTSuat")
-        for group in totals.by_rate:
-            entry = etree.SubElement(groups, "LTSuat")
-            _put(entry, "TSuat", group.rate, "totals.rate")
-            _put(entry, "ThTien", group.amount, "totals.amount")
-            _put(entry, "TThue", group.tax, "totals.tax")
-    _put(summary, "TgTCThue", totals.before_tax, "totals.before_tax")
-    _put(summary, "TgTThue", totals.tax, "totals.tax")
-    _put(summary, "TTCKTMai", totals.trade_discount, "totals.trade_discount")
-    _put(summary, "TgTTTBSo", totals.payable, "totals.payable")
-    _put(summary, "TgTTTBChu", amount_in_words(totals.payable), "totals.in_words")
-
-    signatures = etree.SubElement(root, "DSCKS")
-    for tag in ("NBan", "NMua", "CCKSKhac"):
-        etree.SubElement(signatures, tag)
-    return _DECLARATION + etree.tostring(root, encoding="UTF-8")
-
+__all__ = ["ParsedInvoice", "parse_invoice_xml"]
 
 # ---------------------------------------------------------------------------
 # parser
@@ -406,7 +162,7 @@ _DRAFT_NAMES = {
     "currency": "TTChung.DVTTe",
     "exchange_rate": "TTChung.TGia",
     "payment_method": "TTChung.HTTToan",
-    "reference": f"TTChung.TTKhac.{_REFERENCE_FIELD}",
+    "reference": f"TTChung.TTKhac.{REFERENCE_FIELD}",
     "payment": "TTChung.TTKhac",
     "extra": "TTChung.TTKhac",
     "related": "TTChung.TTHDLQuan",
@@ -794,24 +550,24 @@ def _general_fields(
     reserved: dict[str, str] = {}
     extra: dict[str, str] = {}
     for name, value in pairs:
-        if name in _RESERVED and name != LOOKUP_CODE_FIELD:
+        if name in RESERVED and name != LOOKUP_CODE_FIELD:
             reserved.setdefault(name, value)
-        elif lookup is None and name.strip().casefold() in _LOOKUP_ALIASES and value:
+        elif lookup is None and name.strip().casefold() in LOOKUP_ALIASES and value:
             lookup = value
         else:
             extra.setdefault(name, value)
     payment: PaymentAccount | None = None
-    if _PAYEE_BIN_FIELD in reserved or _PAYEE_ACCOUNT_FIELD in reserved:
+    if PAYEE_BIN_FIELD in reserved or PAYEE_ACCOUNT_FIELD in reserved:
         data = {
-            "bank_bin": reserved.get(_PAYEE_BIN_FIELD, ""),
-            "account": reserved.get(_PAYEE_ACCOUNT_FIELD, ""),
+            "bank_bin": reserved.get(PAYEE_BIN_FIELD, ""),
+            "account": reserved.get(PAYEE_ACCOUNT_FIELD, ""),
         }
-        if _PAYEE_NAME_FIELD in reserved:
-            data["account_name"] = reserved[_PAYEE_NAME_FIELD]
+        if PAYEE_NAME_FIELD in reserved:
+            data["account_name"] = reserved[PAYEE_NAME_FIELD]
         names = {
-            "bank_bin": _PAYEE_BIN_FIELD,
-            "account": _PAYEE_ACCOUNT_FIELD,
-            "account_name": _PAYEE_NAME_FIELD,
+            "bank_bin": PAYEE_BIN_FIELD,
+            "account": PAYEE_ACCOUNT_FIELD,
+            "account_name": PAYEE_NAME_FIELD,
         }
         payment = _xml_model(PaymentAccount, data, "TTChung.TTKhac", names)
-    return lookup, reserved.get(_REFERENCE_FIELD), payment, extra
+    return lookup, reserved.get(REFERENCE_FIELD), payment, extra
