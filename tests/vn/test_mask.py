@@ -17,7 +17,6 @@ from evservice.vn import mask_email
         ("Nguyen.An@Example.COM", "N***@example.com"),
         ("  a@b.vn ", "a***@b.vn"),
         ("x+tag@mail.evn.com.vn", "x***@mail.evn.com.vn"),
-        ('odd"@local@example.org', "o***@example.org"),
     ],
 )
 def test_mask_email(address: str, masked: str) -> None:
@@ -25,7 +24,17 @@ def test_mask_email(address: str, masked: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "nam", "nam@", "@example.com", "nam@localhost", "na m@example.com", "a@.com."]
+    "bad",
+    [
+        "",
+        "nam",
+        "nam@",
+        "@example.com",
+        "nam@localhost",
+        "na m@example.com",
+        "a@.com.",
+        'odd"@local@example.org',  # the one address rule: no quote or second @ in the local part
+    ],
 )
 def test_bad_addresses_name_the_field_without_the_value(bad: str) -> None:
     with pytest.raises(ValidationError) as info:

@@ -37,7 +37,7 @@ from evservice.audit._event import (
     AuditRecord,
     canonical_event_bytes,
 )
-from evservice.audit._keys import ensure_log_key, log_public_key_string
+from evservice.audit._keys import ensure_log_key, log_key_path, log_public_key_string
 from evservice.audit._log import (
     NewEvent,
     consistency_proof,
@@ -84,6 +84,7 @@ __all__ = [
     "inclusion_proof",
     "latest_checkpoint",
     "leaf_hash",
+    "log_key_path",
     "log_public_key_string",
     "log_size",
     "node_hash",

@@ -36,8 +36,7 @@ def _signing_key(ctx: Context, force: bool, tax_code: str) -> str:
 
 
 def _audit_key(ctx: Context, force: bool, tax_code: str) -> str:
-    from evservice.audit import ensure_log_key, log_public_key_string
-    from evservice.audit._keys import log_key_path
+    from evservice.audit import ensure_log_key, log_key_path, log_public_key_string
 
     ensure_log_key(ctx.settings)
     return (
@@ -47,7 +46,7 @@ def _audit_key(ctx: Context, force: bool, tax_code: str) -> str:
 
 
 def _otp_key(ctx: Context, force: bool, tax_code: str) -> str:
-    from evservice.otp._key import server_key
+    from evservice.otp import server_key
 
     server_key(ctx.settings)
     where = ctx.settings.otp_key_path or ctx.settings.keys_dir / "otp-hmac.key"

@@ -18,7 +18,7 @@ gateway outage loses nothing. Templates in Vietnamese and English:
 :func:`otp_sms`, :func:`otp_email`, :func:`invoice_email`, :func:`invoice_sms`.
 """
 
-from evservice.delivery._address import validate_email
+from evservice.delivery._address import mask_destination, normalise_destination
 from evservice.delivery._channel import (
     Channel,
     MemoryChannel,
@@ -50,6 +50,7 @@ from evservice.delivery._templates import (
     otp_sms,
     sms_text,
 )
+from evservice.vn import validate_email  # the one address rule, also under this name
 
 __all__ = [
     "MAX_LABEL",
@@ -75,6 +76,8 @@ __all__ = [
     "invoice_email",
     "invoice_sms",
     "list_outbox",
+    "mask_destination",
+    "normalise_destination",
     "otp_email",
     "otp_sms",
     "retry_failed",

@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evservice.delivery import _address
-from evservice.delivery._address import Kind
+from evservice.delivery._address import Kind, mask_destination, normalise_destination
 from evservice.errors import ValidationError
 
 __all__ = ["Attachment", "DeliveryReceipt", "Message"]
@@ -83,7 +82,7 @@ class Message:
     def __post_init__(self) -> None:
         if self.kind not in ("email", "sms"):
             raise ValidationError("kind", "must be 'email' or 'sms'")
-        object.__setattr__(self, "to", _address.normalise(self.kind, self.to, "to"))
+        object.__setattr__(self, "to", normalise_destination(self.kind, self.to, "to"))
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValidationError("text", "must not be empty")
         if not isinstance(self.subject, str) or "\n" in self.subject or "\r" in self.subject:
@@ -113,7 +112,7 @@ class Message:
     @property
     def masked_to(self) -> str:
         """The destination as logs and listings may show it."""
-        return _address.mask(self.kind, self.to)
+        return mask_destination(self.kind, self.to)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import email.utils
 from datetime import datetime
 from email.message import EmailMessage
 
-from evservice.delivery._address import validate_email
 from evservice.delivery._message import Message
+from evservice.vn import validate_email
 
 __all__ = ["build_email"]
 

@@ -27,6 +27,7 @@ from evservice.otp._challenge import (
     resend,
     verify,
 )
+from evservice.otp._key import server_key
 from evservice.otp._policy import OtpPolicy
 from evservice.otp._send import OTP_RETRY, resend_challenge, send_challenge
 
@@ -44,5 +45,6 @@ __all__ = [
     "resend",
     "resend_challenge",
     "send_challenge",
+    "server_key",
     "verify",
 ]

@@ -44,8 +44,7 @@ from sqlmodel import Session, col, func, select
 
 from evservice import audit
 from evservice._context import Context, resolve
-from evservice.delivery._address import mask as mask_destination
-from evservice.delivery._address import normalise as normalise_destination
+from evservice.delivery import mask_destination, normalise_destination
 from evservice.errors import (
     ChallengeExpired,
     ChallengeLocked,
