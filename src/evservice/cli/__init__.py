@@ -1,75 +1,10 @@
 """The ``evservice`` command: one typer sub-app per command group (``_<group>.py``).
 
 Errors from our tree print as one line on stderr (``error: field: reason``) and
-exit with status 2; a command that finishes with rejected items exits 1.
+exit with status 2; a command that finishes with rejected items exits 1. The
+app and its entry point are in :mod:`._app`.
 """
 
-from __future__ import annotations
-
-import importlib
-import sys
-
-import typer
-
-from evservice.errors import EvServiceError
+from evservice.cli._app import app, main
 
 __all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="evservice",
-    help="Paperless customer service: signed e-invoices and contracts, QR, OTP consent, audit.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-# (module, command name, hidden alias). Each module defines ``app`` (a group) or
-# ``register(app)`` (top-level commands). Keep sorted by module.
-_GROUPS: list[tuple[str, str | None, str | None]] = [
-    ("_audit", "audit", None),
-    ("_batch", None, None),
-    ("_contract", "contract", "contracts"),
-    ("_init", None, None),
-    ("_invoice", "invoice", "invoices"),
-    ("_outbox", "outbox", None),
-    ("_qr", "qr", None),
-    ("_verify", None, None),
-]
-
-
-def _load() -> None:
-    for module_name, name, alias in _GROUPS:
-        module = importlib.import_module(f"evservice.cli.{module_name}")
-        if hasattr(module, "register"):
-            module.register(app)
-            continue
-        app.add_typer(module.app, name=name)
-        if alias:
-            app.add_typer(module.app, name=alias, hidden=True)
-
-
-_load()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning our errors into a clean message and exit code 2."""
-    try:
-        # Without standalone mode click *returns* the code of ``typer.Exit(n)``.
-        code = app(args=argv, standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except EvServiceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
