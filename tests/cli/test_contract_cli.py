@@ -5,7 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -109,3 +112,37 @@ def test_contract_from_draft_to_seal(workdir: Path, capsys: pytest.CaptureFixtur
     code, _, err = run(capsys, "contract", "void", "HD2026-000001", "--reason", "late")
     assert code == 2
     assert err.startswith("error: contract cannot go from 'sealed' to 'voided'")
+
+
+def _cli(workdir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process: what an operator's terminal shows."""
+    env = {**os.environ, "EVSERVICE_DATA_DIR": str(workdir / "data")}
+    env.pop("EVSERVICE_LOG_LEVEL", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from evservice.cli import main; main()", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+        check=False,
+    )
+
+
+def test_every_refusal_prints_one_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    draft = workdir / "contract.json"
+    draft.write_text(json.dumps(DRAFT, ensure_ascii=False), encoding="utf-8")
+    run(capsys, "contract", "create", str(draft))
+    _, out, _ = run(capsys, "contract", "send", "HD2026-000001", "--channel", "sms", "--json")
+    challenge = json.loads(out)["challenge_id"]
+    right = _newest_code(workdir / "data" / "outbox")
+    wrong = "000000" if right != "000000" else "111111"
+    refused = _cli(workdir, "contract", "confirm", challenge, wrong)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        f"error: wrong code for challenge {challenge}; 4 tries left"
+    ]
+    assert _cli(workdir, "contract", "confirm", challenge, right).returncode == 0
+    used = _cli(workdir, "contract", "confirm", challenge, right)
+    assert used.returncode == 2
+    assert len(used.stderr.splitlines()) == 1
+    assert used.stderr.startswith(f"error: challenge {challenge} was already confirmed")

@@ -7,6 +7,8 @@ exit with status 2; a command that finishes with rejected items exits 1.
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
 
 import typer
@@ -51,8 +53,24 @@ def _load() -> None:
 _load()
 
 
+def _configure_logging() -> None:
+    """Library logs go to stderr only when ``EVSERVICE_LOG_LEVEL`` asks (e.g. ``DEBUG``).
+
+    Otherwise a failed command prints exactly one line, ``error: ...``: without a
+    handler of its own, Python's last-resort handler would print the library's
+    warnings too (a refused code came out twice).
+    """
+    level = os.environ.get("EVSERVICE_LOG_LEVEL", "").strip().upper()
+    if level:
+        logging.basicConfig(
+            level=getattr(logging, level, logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning our errors into a clean message and exit code 2."""
+    _configure_logging()
     try:
         # Without standalone mode click *returns* the code of ``typer.Exit(n)``.
         code = app(args=argv, standalone_mode=False)
