@@ -134,3 +134,82 @@ def test_bad_status_is_a_clean_error(ctx: Context, capsys: pytest.CaptureFixture
     code, _out, err = _run(capsys, "outbox", "list", "--status", "lost")
     assert code == 2
     assert err.startswith("error: status: must be one of")
+
+
+def _write_codes(ctx: Context) -> dict[str, str]:
+    """An SMS and an e-mail with a code, written by the file outbox (the embedded set-up)."""
+    from evservice.delivery import FileOutboxChannel, otp_email, otp_sms
+
+    channel = FileOutboxChannel(ctx.data_dir / "outbox")
+    sms = otp_sms(to=RAW_PHONE, code="482913", document_label="HD2026-000001")
+    mail = otp_email(
+        to=RAW_MAIL, code="731650", document_label="HD2026-000001", document_sha256="ab" * 32
+    )
+    channel.send(sms)
+    channel.send(mail)
+    return {sms.id: "482913", mail.id: "731650"}
+
+
+def test_list_shows_the_files_that_hold_codes_masked(
+    ctx: Context, capsys: pytest.CaptureFixture[str]
+) -> None:
+    codes = _write_codes(ctx)
+    code, out, _ = _run(capsys, "outbox", "list")
+    assert code == 0
+    for message_id in codes:
+        assert message_id in out
+    assert "+84 *** *** 678" in out
+    assert "k***@example.com" in out
+    for secret in (RAW_PHONE, "912345678", RAW_MAIL, *codes.values()):
+        assert secret not in out
+    code, out, _ = _run(capsys, "outbox", "list", "--json")
+    rows = [row for row in json.loads(out) if row["source"] == "file"]
+    assert {row["id"] for row in rows} == set(codes)
+    assert {row["tags"]["purpose"] for row in rows} == {"contract.sign"}
+
+
+def test_show_hides_the_code_unless_revealed(
+    ctx: Context, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evservice._context as context_module
+    from evservice.config import get_settings
+
+    def settings_changed() -> None:
+        get_settings.cache_clear()
+        monkeypatch.setattr(context_module, "_default", None)
+
+    for message_id, secret in _write_codes(ctx).items():
+        code, out, _ = _run(capsys, "outbox", "show", message_id)
+        assert code == 0
+        assert secret not in out
+        assert "******" in out
+        code, out, _ = _run(capsys, "outbox", "show", message_id, "--reveal")
+        assert code == 0
+        assert secret in out
+        monkeypatch.setenv("EVSERVICE_DELIVERY_CHANNEL", "smtp")
+        settings_changed()
+        code, out, err = _run(capsys, "outbox", "show", message_id, "--reveal")
+        assert code == 2
+        assert secret not in out + err
+        assert err.startswith("error: --reveal is for local testing with the file outbox")
+        monkeypatch.delenv("EVSERVICE_DELIVERY_CHANNEL")
+        settings_changed()
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "no-such-message"])
+def test_show_of_an_unknown_id_is_one_clean_line(
+    ctx: Context, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    code, _, err = _run(capsys, "outbox", "show", bad)
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith("error: ")
+
+
+def test_a_usage_error_is_clicks_message_not_a_traceback(
+    ctx: Context, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "outbox", "show")
+    assert code == 2
+    assert "Traceback" not in err
+    assert "Missing argument" in err

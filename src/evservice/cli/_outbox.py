@@ -1,21 +1,40 @@
-"""``evservice outbox``: list the durable outbox, send what is due, resend what failed.
+"""``evservice outbox``: list the durable outbox and the files, send what is due, resend.
 
-Listings show masked destinations only. ``dispatch`` and ``retry`` send
-through the channel the settings configure (the file outbox by default) and
-exit 1 when messages are left failed or waiting for another attempt.
+Listings show masked destinations only. ``list`` shows the durable outbox
+(invoices, notices) and then the files the file outbox wrote
+(``data_dir/outbox/email/*.eml`` and ``sms/*.json``): one-time codes are sent
+at once, never queued, so in the embedded set-up that is where they are.
+``show ID --reveal`` prints a file's whole text, code included, for local
+testing, and only while the file outbox is the configured channel. ``dispatch``
+and ``retry`` send through the channel the settings configure and exit 1 when
+messages are left failed or waiting for another attempt.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 import typer
 
 from evservice._context import Context
-from evservice.delivery import DispatchReport, OutboxEntry, dispatch, list_outbox, retry_failed
+from evservice.delivery import (
+    DispatchReport,
+    OutboxEntry,
+    OutboxFile,
+    dispatch,
+    list_outbox,
+    list_outbox_files,
+    read_outbox_file,
+    retry_failed,
+)
+from evservice.errors import ConfigurationError
 
 __all__ = ["app"]
+
+#: What a one-time code looks like in a message: hidden unless --reveal.
+_CODE = re.compile(r"(?<![\w-])\d{6}(?![\w-])")
 
 app = typer.Typer(help="Durable outbox of e-mail and SMS: list, dispatch, retry failed.")
 
@@ -27,6 +46,26 @@ def _line(entry: OutboxEntry) -> str:
         f"{entry.id}  {entry.kind:<5}  {entry.to_masked:<24}  {entry.status:<7}  "
         f"{entry.attempts}/{entry.max_attempts}  {when.isoformat() if when else '-'}{error}"
     )
+
+
+def _file_line(item: OutboxFile) -> str:
+    when = item.created_at.isoformat() if item.created_at else "-"
+    what = item.tags.get("purpose") or item.tags.get("template") or (item.subject or "")
+    return f"{item.id}  {item.kind:<5}  {item.to_masked:<24}  written  {when}  {what}"
+
+
+def _file_row(item: OutboxFile) -> dict[str, object]:
+    return {
+        "source": "file",
+        "id": item.id,
+        "kind": item.kind,
+        "to": item.to_masked,
+        "subject": item.subject,
+        "status": "written",
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+        "path": str(item.path),
+        "tags": item.tags,
+    }
 
 
 def _report(report: DispatchReport) -> None:
@@ -43,11 +82,14 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
-    """Show outbox messages (masked destination, status, attempts, next attempt, last error)."""
-    entries = list_outbox(Context.default(), status=status, limit=limit)
+    """Show queued messages (masked destination, status, attempts, ...), then the written files."""
+    ctx = Context.default()
+    entries = list_outbox(ctx, status=status, limit=limit)
+    files = list_outbox_files(ctx.data_dir / "outbox", limit=limit) if status is None else []
     if as_json:
-        rows = [
+        rows: list[dict[str, object]] = [
             {
+                "source": "queue",
                 "id": e.id,
                 "kind": e.kind,
                 "to": e.to_masked,
@@ -66,13 +108,43 @@ def list_command(
             }
             for e in entries
         ]
+        rows += [_file_row(item) for item in files]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    if not entries:
+    if not entries and not files:
         typer.echo("the outbox is empty" if status is None else f"no {status} messages")
         return
     for entry in entries:
         typer.echo(_line(entry))
+    if files:
+        typer.echo(f"files written by the file outbox ({ctx.data_dir / 'outbox'}):")
+        for item in files:
+            typer.echo(_file_line(item))
+
+
+@app.command("show")
+def show_command(
+    message_id: Annotated[str, typer.Argument(help="The id `outbox list` prints for a file.")],
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Print the whole text, one-time code included (local testing, file outbox only).",
+        ),
+    ] = False,
+) -> None:
+    """Show one message the file outbox wrote; with --reveal, its text as the customer reads it."""
+    ctx = Context.default()
+    if reveal and ctx.settings.delivery_channel != "outbox":
+        raise ConfigurationError(
+            "--reveal is for local testing with the file outbox "
+            "(EVSERVICE_DELIVERY_CHANNEL=outbox); codes sent for real are never shown"
+        )
+    item, text = read_outbox_file(ctx.data_dir / "outbox", message_id)
+    typer.echo(_file_line(item))
+    if item.subject:
+        typer.echo(f"subject: {item.subject}")
+    typer.echo(text if reveal else _CODE.sub("******", text))
 
 
 @app.command("dispatch")

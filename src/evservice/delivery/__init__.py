@@ -27,7 +27,12 @@ from evservice.delivery._channel import (
     send_with_retry,
 )
 from evservice.delivery._factory import channel_from_settings
-from evservice.delivery._file import FileOutboxChannel
+from evservice.delivery._file import (
+    FileOutboxChannel,
+    OutboxFile,
+    list_outbox_files,
+    read_outbox_file,
+)
 from evservice.delivery._message import Attachment, DeliveryReceipt, Message
 from evservice.delivery._outbox import (
     OUTBOX_POLICY,
@@ -65,6 +70,7 @@ __all__ = [
     "MemoryChannel",
     "Message",
     "OutboxEntry",
+    "OutboxFile",
     "RetryPolicy",
     "RoutingChannel",
     "SmtpChannel",
@@ -76,10 +82,12 @@ __all__ = [
     "invoice_email",
     "invoice_sms",
     "list_outbox",
+    "list_outbox_files",
     "mask_destination",
     "normalise_destination",
     "otp_email",
     "otp_sms",
+    "read_outbox_file",
     "retry_failed",
     "send_with_retry",
     "sms_text",
