@@ -28,7 +28,7 @@ from evservice.audit import (
     verify_log,
     write_bundle_beside,
 )
-from evservice.errors import DocumentError, ValidationError
+from evservice.errors import DocumentError, NotFoundError, ValidationError
 
 __all__ = ["app"]
 
@@ -82,9 +82,30 @@ def public_key_command() -> None:
     typer.echo(log_public_key_string(Context.default().settings))
 
 
+def _subject(key: str, ctx: Context) -> str:
+    """The audit subject KEY names: an invoice (label, lookup code or id), a contract
+    (number or id), or else KEY itself (a challenge id, any other subject)."""
+    from evservice import contracts, invoices
+
+    try:
+        return invoices.get(key, ctx=ctx).row_id
+    except (NotFoundError, ValidationError):
+        pass
+    try:
+        return contracts.get(key, ctx=ctx).id
+    except (NotFoundError, ValidationError):
+        return key
+
+
 @app.command("prove")
 def prove_command(
-    document: Annotated[str, typer.Argument(help="Document or challenge id (the subject).")],
+    document: Annotated[
+        str,
+        typer.Argument(
+            help="Invoice label (1C26TAA-00000123), lookup code or id; contract number "
+            "(HD2026-000001) or id; or any subject id, such as a challenge id."
+        ),
+    ],
     out: Annotated[Path | None, typer.Option(help="Write the bundle to this file.")] = None,
     pdf: Annotated[
         Path | None,
@@ -96,7 +117,8 @@ def prove_command(
     ] = None,
 ) -> None:
     """Make the offline proof bundle of every event about DOCUMENT."""
-    bundle = prove_subject(document, Context.default())
+    ctx = Context.default()
+    bundle = prove_subject(_subject(document, ctx), ctx)
     if pdf is not None:
         _write_atomic(pdf, embed_bundle_in_pdf(_read(pdf, "PDF"), bundle))
         typer.echo(f"attached the proof bundle to {pdf}", err=True)
