@@ -38,6 +38,7 @@ or e-mail addresses. Pass masked values only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,8 @@ class ValidationError(EvServiceError, ValueError):
             field = f"{prefix}.{loc}" if prefix and loc != "(root)" else (prefix or loc)
             if isinstance(original, ValidationError):
                 msg = original.reason  # our own validator already said it well
+            elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                field, msg = _tag_problem(field, err.get("ctx") or {})
             else:
                 # pydantic prefixes messages of plain ValueErrors with "Value error, ".
                 msg = str(err["msg"]).removeprefix("Value error, ")
@@ -118,6 +121,21 @@ class ValidationError(EvServiceError, ValueError):
         new = cls(first[0], first[1], problems=problems)
         new.__cause__ = exc
         return new
+
+
+def _tag_problem(field: str, ctx: dict[str, Any]) -> tuple[str, str]:
+    """Our wording for a tagged union's tag (a draft's ``terms.kind``) that is wrong or missing.
+
+    pydantic names the union and quotes enum reprs ("Input tag 'water' found using
+    'kind' does not match any of the expected tags: <ContractKind...>"); we name
+    the tag's own field and the kinds allowed, and never repeat the input.
+    """
+    tag = str(ctx.get("discriminator", "kind")).strip("'")
+    allowed = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+    where = f"{field}.{tag}" if field != "(root)" else tag
+    if not allowed:
+        return where, "is missing: say which kind this is"
+    return where, "must be one of: " + ", ".join(allowed)
 
 
 def _join_field(loc: str, field: str) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from evservice.errors import ValidationError
 from evservice.money import Amount
 from evservice.payments import PaymentAccount
-from evservice.vn import TaxCode
+from evservice.vn import EmailAddress, TaxCode
 
 __all__ = [
     "CONTRACT_NUMBER_RE",
@@ -88,7 +88,7 @@ class Customer(BaseModel):
     tax_code: TaxCode = None
     address: str = Field(min_length=1, max_length=400)
     phone: str | None = Field(default=None, max_length=30)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress | None = Field(default=None, max_length=254)
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:
@@ -111,9 +111,7 @@ class Provider(BaseModel):
     phone: str | None = Field(default=None, max_length=30)
     representative: str = Field(min_length=1, max_length=200)
     representative_title: str = Field(default="Giám đốc", max_length=100)
-    representative_email: str | None = Field(
-        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
+    representative_email: EmailAddress | None = Field(default=None, max_length=254)
     payment: PaymentAccount | None = None
 
     @model_validator(mode="after")
@@ -165,6 +163,17 @@ class ContractDraft(BaseModel):
     sign_place: str = Field(default="Hà Nội", max_length=100)
     language: Literal["vi"] = "vi"
     reference: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _terms_say_their_kind(cls, data: object) -> object:
+        """A draft whose terms name no kind is told the kinds there are (not pydantic's words)."""
+        if isinstance(data, dict):
+            terms = data.get("terms")
+            if isinstance(terms, dict) and "kind" not in terms:
+                kinds = ", ".join(kind.value for kind in ContractKind)
+                raise ValidationError("terms.kind", f"is missing: one of {kinds}")
+        return data
 
     @property
     def kind(self) -> ContractKind:

@@ -9,7 +9,7 @@ the only forms of contact details that logs and audit events may carry;
 
 from evservice.vn import _mst as mst
 from evservice.vn import _phone as phone
-from evservice.vn._email import is_valid_email, mask_email, validate_email
+from evservice.vn._email import EmailAddress, is_valid_email, mask_email, validate_email
 from evservice.vn._fold import fold_ascii, gsm7_length, is_gsm7
 from evservice.vn._mask import mask_phone
 from evservice.vn._mst import TaxCode
@@ -17,6 +17,7 @@ from evservice.vn._words import MAX_WORDS_AMOUNT, amount_in_words
 
 __all__ = [
     "MAX_WORDS_AMOUNT",
+    "EmailAddress",
     "TaxCode",
     "amount_in_words",
     "fold_ascii",

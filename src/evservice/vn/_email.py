@@ -16,10 +16,13 @@ message ever repeats it.
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, ValidationInfo
 
 from evservice.errors import ValidationError
 
-__all__ = ["is_valid_email", "mask_email", "validate_email"]
+__all__ = ["EmailAddress", "is_valid_email", "mask_email", "validate_email"]
 
 _LOCAL = re.compile(r"^[^\s@\x00-\x1f\x7f\"(),:;<>\[\\\]]{1,64}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -50,3 +53,11 @@ def mask_email(address: str, field: str = "email") -> str:
     checked = validate_email(address, field)
     local, _, domain = checked.rpartition("@")
     return f"{local[0]}***@{domain}"
+
+
+def _email_field(value: str, info: ValidationInfo) -> str:
+    return validate_email(value, info.field_name or "email")
+
+
+#: An e-mail field of a pydantic model, checked and normalised by :func:`validate_email`.
+EmailAddress = Annotated[str, AfterValidator(_email_field)]
