@@ -23,7 +23,7 @@ def cluster() -> Iterator[str]:
         n_workers=2,
         processes=True,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: other runs on this machine may hold 8787
         host="127.0.0.1",
     ) as local:
         yield local.scheduler_address

@@ -23,7 +23,13 @@ import sqlalchemy as sa
 import evservice
 from evservice import audit
 from evservice._context import Context
-from evservice.batch import BatchPeriod, Rejection, batch_reference, read_batch_csv, write_demo_csv
+from evservice.batch import (
+    Rejection,
+    batch_reference,
+    last_finished_period,
+    read_batch_csv,
+    write_demo_csv,
+)
 from evservice.batch._tables import BatchHistory
 from evservice.clock import vn_date
 from evservice.config import Settings
@@ -76,7 +82,7 @@ def _kill_mid_run(command: list[str], env: dict[str, str], cwd: Path, engine: sa
 def test_a_killed_batch_finishes_on_rerun(db_url: str, engine: sa.Engine, tmp_path: Path) -> None:
     """``engine`` (the fixture) migrates the store; the batch's processes use it by URL."""
     today = vn_date(datetime.now(UTC))
-    period = BatchPeriod(today.year, today.month)
+    period = last_finished_period(today)
     source = write_demo_csv(
         tmp_path / "input.csv", customers=CUSTOMERS, period=period, bad_rows=BAD_ROWS
     )

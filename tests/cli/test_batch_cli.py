@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from evservice.batch import last_finished_period
 from evservice.cli import main
 from evservice.clock import vn_date
 from evservice.config import get_settings
 
 TODAY = vn_date(datetime.now(UTC))
-PERIOD = f"{TODAY.year:04d}-{TODAY.month:02d}"
+PERIOD = str(last_finished_period(TODAY))
 SELLER_ENV = {
     "EVSERVICE_SELLER_NAME": "Công ty Điện lực Hoàn Kiếm",
     "EVSERVICE_SELLER_TAX_CODE": "0100101114",
@@ -157,3 +158,18 @@ def test_demo_runs_the_main_job_and_can_run_again(
     assert "already issued" in out
     assert "Rejected rows (1)" in out
     assert str(data / "invoices") in out
+
+
+def test_a_month_that_has_not_ended_is_refused_unless_asked(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    this_month = f"{TODAY.year:04d}-{TODAY.month:02d}"
+    source = workdir / "open.csv"
+    code, _, _ = run(
+        capsys, "demo-data", "--customers", "3", "--period", this_month, "--out", str(source)
+    )
+    assert code == 0
+    code, _, err = run(capsys, "invoices", "batch", str(source), "--period", this_month)
+    assert code == 2
+    assert err.startswith(f"error: period: {this_month} has not ended by the issue date")
+    assert len(err.splitlines()) == 1

@@ -37,6 +37,7 @@ from evservice.batch._input import (
     Rejection,
     Row,
     SubscriptionRow,
+    last_finished_period,
     parse_period,
     read_batch_csv,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "SubscriptionRow",
     "batch_reference",
     "find_anomalies",
+    "last_finished_period",
     "open_executor",
     "parse_period",
     "read_batch_csv",

@@ -240,6 +240,13 @@ def make_params(ctx: Context, period: BatchPeriod, options: BatchOptions) -> Par
         )
     if not 0 <= options.due_days <= 365:
         raise ValidationError("due_days", "must be between 0 and 365")
+    if period.last_day >= issue_date and not options.open_period:
+        raise ValidationError(
+            "period",
+            f"{period} has not ended by the issue date {issue_date.isoformat()} (it ends on "
+            f"{period.last_day.isoformat()}): bill a finished month, or allow it explicitly "
+            "(BatchOptions(open_period=True), --open-period)",
+        )
     series = options.series or ctx.settings.invoice_series or f"C{issue_date.year % 100:02d}TEV"
     return Params(
         period=period,

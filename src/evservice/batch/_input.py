@@ -59,6 +59,7 @@ __all__ = [
     "Rejection",
     "Row",
     "SubscriptionRow",
+    "last_finished_period",
     "parse_period",
     "read_batch_csv",
 ]
@@ -84,6 +85,12 @@ class BatchPeriod:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+def last_finished_period(today: date) -> BatchPeriod:
+    """The latest month that has ended before ``today``: what a batch run today bills."""
+    first = today.replace(day=1) - timedelta(days=1)
+    return BatchPeriod(first.year, first.month)
 
 
 def parse_period(text: str, field: str = "period") -> BatchPeriod:

@@ -46,7 +46,9 @@ class BatchOptions:
     queues a notice to customers whose invoice is flagged. ``report_dir``
     defaults to ``data_dir/reports/<period>``. ``progress`` is called as rows
     are checked and issued; ``listed`` caps the anomalies and rejections the
-    summary lists (its counts are complete).
+    summary lists (its counts are complete). ``open_period`` allows billing a month
+    that has not ended by the issue date (refused by default: a bill would charge
+    for days still to come).
     """
 
     series: str | None = None
@@ -64,6 +66,7 @@ class BatchOptions:
     progress: ProgressCallback | None = None
     channel: Channel | None = None
     listed: int = 50
+    open_period: bool = False
 
 
 @dataclass(frozen=True)

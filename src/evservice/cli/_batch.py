@@ -39,6 +39,7 @@ from evservice.batch import (
     BatchOptions,
     BatchPeriod,
     BatchSummary,
+    last_finished_period,
     parse_period,
     run_batch,
     write_demo_csv,
@@ -224,6 +225,10 @@ def batch_command(
         Path | None, typer.Option("--report-dir", help="Where rejected.csv and summary.json go.")
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per task.")] = 100,
+    open_period: Annotated[
+        bool,
+        typer.Option("--open-period", help="Allow a month that has not ended by the issue date."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Issue a period's invoices from INPUT: check every row, issue the valid ones, summarise.
@@ -243,20 +248,22 @@ def batch_command(
         deliver=deliver,
         notify_anomalies=notify_anomalies,
         report_dir=report_dir,
+        open_period=open_period,
     )
     ctx = Context(settings=Settings())
     _report(_run(ctx, input_path, period, options), as_json)
 
 
-def _this_month() -> BatchPeriod:
-    today = vn_date(SystemClock().now())
-    return BatchPeriod(today.year, today.month)
+def _last_finished_month() -> BatchPeriod:
+    """What the demo bills: the last month that has ended (never days still to come)."""
+    return last_finished_period(vn_date(SystemClock().now()))
 
 
 def demo_data_command(
     customers: Annotated[int, typer.Option(min=1, help="How many customers.")] = 1000,
     period: Annotated[
-        str | None, typer.Option("--period", help="Billing month (default: this month).")
+        str | None,
+        typer.Option("--period", help="Billing month (default: the last one ended)."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="CSV to write (default: demo-<period>.csv).")
@@ -265,7 +272,7 @@ def demo_data_command(
     seed: Annotated[int, typer.Option(help="Same seed, same file.")] = 2026,
 ) -> None:
     """Write realistic synthetic batch input: Vietnamese customers, meters and plans."""
-    billing = parse_period(period) if period else _this_month()
+    billing = parse_period(period) if period else _last_finished_month()
     target = out or Path(f"demo-{billing}.csv")
     write_demo_csv(target, customers=customers, period=billing, seed=seed, bad_rows=bad_rows)
     typer.echo(f"wrote {customers + bad_rows} rows for {billing} to {target}")
@@ -315,7 +322,7 @@ def demo_command(
 
     for _name, step in STEPS:
         say(step(ctx, False, tax_code))
-    period = _this_month()
+    period = _last_finished_month()
     input_path = settings.data_dir / "demo" / f"input-{period}.csv"
     write_demo_csv(input_path, customers=customers, period=period, bad_rows=bad_rows)
     say(f"demo input: {input_path} ({customers} customers, {bad_rows} bad rows, period {period})")

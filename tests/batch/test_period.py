@@ -1,0 +1,42 @@
+"""A batch bills a month that has ended by the issue date, unless told otherwise."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from evservice._context import Context
+from evservice.batch import last_finished_period
+from evservice.errors import ValidationError
+
+from .test_run import batch_settings, good_rows, meter, run, write_csv
+
+
+@pytest.mark.parametrize(
+    ("today", "period"),
+    [
+        (date(2026, 12, 2), "2026-11"),
+        (date(2026, 12, 1), "2026-11"),
+        (date(2026, 11, 30), "2026-10"),
+        (date(2027, 1, 15), "2026-12"),
+    ],
+)
+def test_the_last_finished_period(today: date, period: str) -> None:
+    assert str(last_finished_period(today)) == period
+
+
+def test_an_open_month_is_refused_then_allowed_explicitly(
+    sqlite_ctx: Context, tmp_path: Path
+) -> None:
+    sqlite_bctx = Context(settings=batch_settings(sqlite_ctx.settings), clock=sqlite_ctx.clock)
+    path = write_csv(tmp_path / "in.csv", good_rows(2))
+    with pytest.raises(ValidationError) as info:
+        run(sqlite_bctx, path, "2026-11")  # the clock says 2026-11-01
+    assert info.value.field == "period"
+    assert "has not ended by the issue date 2026-11-01" in info.value.reason
+    assert run(sqlite_bctx, path, "2026-10").issued == 2
+    early = [meter(f"E{i}", 100, 180, start="2026-10-02", end="2026-11-01") for i in range(2)]
+    path = write_csv(tmp_path / "early.csv", early)
+    assert run(sqlite_bctx, path, "2026-11", open_period=True).issued == 2
