@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -80,3 +80,16 @@ def test_final_pdf_adds_the_evidence_page(electricity_draft: ContractDraft, tmp_
     assert digest in "".join(text.split())
     assert "+84 *** *** 678" in text
     assert len(pdfium.PdfDocument(final)) == len(pdfium.PdfDocument(shown)) + 1
+
+
+def test_today_is_the_day_the_contract_is_drawn_up_not_the_service_start(
+    internet_draft: ContractDraft, tmp_path: Path
+) -> None:
+    later = internet_draft.model_copy(update={"start_date": date(2026, 12, 15)})
+    contract = _contract(later).model_copy(
+        update={"created_at": datetime(2026, 10, 20, 20, 0, tzinfo=UTC)}  # 21/10 in Vietnam
+    )
+    text = _text(render_contract_pdf(contract, verify_payload="x"), tmp_path, layout=False)
+    assert "Hôm nay, ngày 21 tháng 10 năm 2026" in " ".join(text.split())
+    assert "Hôm nay, ngày 15 tháng 12" not in " ".join(text.split())
+    assert "15/12/2026" in text  # the start date stays in the clauses

@@ -35,6 +35,7 @@ from reportlab.platypus import (
 )
 
 from evservice import _fonts
+from evservice.clock import vn_date
 from evservice.contracts._model import Contract
 from evservice.contracts._templates import TITLES, render_clauses
 from evservice.money import format_vnd
@@ -96,6 +97,10 @@ def _contract_story(
 ) -> list[Flowable]:
     d = contract.draft
     fonts = _fonts.register()
+    # The day the contract is drawn up and offered (its creation, Vietnam time): the
+    # document shown is hashed before anyone signs, so it cannot carry a signing date;
+    # each party's signing time is on the evidence page. The service starts later.
+    made = vn_date(contract.created_at)
     story: list[Flowable] = [
         _p("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st["center"]),
         _p("Độc lập - Tự do - Hạnh phúc", st["center"]),
@@ -104,8 +109,8 @@ def _contract_story(
         _p(f"Số: {contract.number}", st["center"]),
         Spacer(1, 4 * mm),
         _p(
-            f"Hôm nay, ngày {d.start_date.day:02d} tháng {d.start_date.month:02d} năm "
-            f"{d.start_date.year}, tại {d.sign_place}, chúng tôi gồm:",
+            f"Hôm nay, ngày {made.day:02d} tháng {made.month:02d} năm "
+            f"{made.year}, tại {d.sign_place}, chúng tôi gồm:",
             st["base"],
         ),
         _p(f"BÊN A (Bên bán): {d.provider.name}", st["h"]),
