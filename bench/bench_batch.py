@@ -491,9 +491,9 @@ def _platypus_pdf(invoice: Invoice, payload: str | None) -> tuple[bytes, tuple[i
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from evservice import _fonts
+    from evservice.pdf import register_fonts
 
-    fonts = _fonts.register()
+    fonts = register_fonts()
     body = ParagraphStyle("body", fontName=fonts.regular, fontSize=8.5, leading=11)
     bold = ParagraphStyle("bold", parent=body, fontName=fonts.bold)
     title = ParagraphStyle("title", parent=bold, fontSize=16, leading=20, alignment=1)

@@ -11,7 +11,7 @@ Baselines measured in the same run on the same machine:
   lxml-based writer/parser pays);
 * PDF: the very same page (same layout code, same positions, same fonts,
   compressed streams) drawn on a plain reportlab canvas, which is how the
-  invoice was rendered before our own writer (evservice._pdfwrite).
+  invoice was rendered before our own writer (evservice.pdf._write).
 
 Then the signed bill as the batch makes it (``render_documents``: XML,
 XMLDSig, PDF, PAdES with the development signer): the median time and the
@@ -40,7 +40,7 @@ from lxml import etree
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import Context, Settings, _fonts
+from evservice import Context, Settings
 from evservice.clock import ManualClock
 from evservice.invoices import (
     Invoice,
@@ -52,6 +52,7 @@ from evservice.invoices import (
 )
 from evservice.invoices._pdf import SIZE, draw_invoice
 from evservice.payments import payment_lines, vietqr_for_invoice
+from evservice.pdf import register_fonts
 from evservice.signing import load_signer
 
 COMMAND = ".venv/bin/python bench/bench_invoice_documents.py"
@@ -148,9 +149,9 @@ def qr_arguments(invoice: Invoice) -> dict[str, Any]:
 def reportlab_pdf(invoice: Invoice, **extra: Any) -> bytes:
     """The same page drawn on a plain reportlab canvas: the baseline.
 
-    tests/test_pdfwrite.py checks that it has every position and word of ours.
+    tests/pdf/test_write.py checks that it has every position and word of ours.
     """
-    fonts = _fonts.register()
+    fonts = register_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(
         buffer,
@@ -264,7 +265,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="documents per timing")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    _fonts.register()
+    register_fonts()
     print(f"command: {COMMAND} --count {args.count} --repeat {args.repeat}")
     for lines in (6, 200):
         invoice = _invoice(lines)

@@ -28,12 +28,11 @@ from pyhanko_certvalidator import ValidationContext
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import Context, _fonts, verify
-from evservice._pdffont import fixed_font
-from evservice._pdfsyntax import MARKER
+from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError
 from evservice.invoices import invoice_to_xml, render_invoice_pdf
+from evservice.pdf import MARKER, fixed_font, register_fonts
 from evservice.signing import DocumentSigner, load_signer, signer_from_files
 from evservice.signing._fastpades import fast_sign_pdf
 from evservice.signing._pades import _sign_with_pyhanko
@@ -275,7 +274,7 @@ def _stamp_sign(pdf: bytes, pki: TestPKI, box: Any, text: str) -> bytes:
         page=box.page,
         rect=tuple(round(v) for v in box.rect),  # type: ignore[arg-type]
         stamp_text=text,
-        stamp_font=_fonts.register().regular,
+        stamp_font=register_fonts().regular,
     )
     assert out is not None
     (status,) = _pyhanko_status(out, pki)
@@ -291,7 +290,7 @@ def test_the_stamp_draws_with_the_pages_own_font(
     signer = load_signer(rsa_ctx.settings)
     _, pdf = _sign(signer, invoice_docs)
     assert _fast(pdf)
-    font = fixed_font(_fonts.register().regular)
+    font = fixed_font(register_fonts().regular)
     number, content = _stamp(pdf)
     assert number == _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
     update = pdf[len(invoice_docs.pdf) :]
@@ -325,7 +324,7 @@ def test_a_page_font_not_exactly_ours_is_not_used_by_the_stamp(
 ) -> None:
     """One byte changed in any of the font's four objects: the stamp embeds its own font."""
     pdf = invoice_docs.pdf
-    font = fixed_font(_fonts.register().regular)
+    font = fixed_font(register_fonts().regular)
     number = _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
     dictionary = PdfFileReader(BytesIO(pdf)).get_object(generic.Reference(number, 0))
     target = {

@@ -34,10 +34,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from evservice import _fonts
 from evservice.contracts._model import Contract
 from evservice.contracts._templates import TITLES, render_clauses
 from evservice.money import format_vnd
+from evservice.pdf import register_fonts
 
 __all__ = ["EvidenceRow", "group_hex", "render_contract_pdf"]
 
@@ -72,7 +72,7 @@ class _QrFlowable(Flowable):  # type: ignore[misc]  # reportlab has no type hint
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    fonts = _fonts.register()
+    fonts = register_fonts()
     base = ParagraphStyle("base", fontName=fonts.regular, fontSize=10, leading=13.5)
     return {
         "base": base,
@@ -95,7 +95,7 @@ def _contract_story(
     contract: Contract, st: dict[str, ParagraphStyle], verify_payload: str, pay_payload: str | None
 ) -> list[Flowable]:
     d = contract.draft
-    fonts = _fonts.register()
+    fonts = register_fonts()
     story: list[Flowable] = [
         _p("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st["center"]),
         _p("Độc lập - Tự do - Hạnh phúc", st["center"]),
@@ -210,7 +210,7 @@ def render_contract_pdf(
     story = _contract_story(contract, st, verify_payload, pay_payload)
     if evidence is not None:
         story += _evidence_story(evidence, st)
-    fonts = _fonts.register()
+    fonts = register_fonts()
 
     def _footer(canvas: Any, document: Any) -> None:
         canvas.saveState()

@@ -14,7 +14,7 @@ file ``/ID`` from its content), page streams are compressed, fonts are
 embedded as subsets. Embedding the signed XML (PDF/A-3) is the signing step's
 job.
 
-Speed: the layout draws on :class:`evservice._pdfwrite.PdfCanvas`, our own
+Speed: the layout draws on :class:`evservice.pdf.PdfCanvas`, our own
 writer, not on reportlab's canvas, whose per-string text machinery (subset
 mapping, escaping, object formatting at save) was most of a bill's rendering
 time. Widths still come from reportlab's ``stringWidth``, and the numbers are
@@ -23,7 +23,7 @@ canvas draws (the layout functions take either canvas; the tests compare the
 two). Each font is embedded as one fixed subset holding ASCII, every
 Vietnamese letter and the layout's punctuation, made once per process and
 copied into every invoice; characters beyond it (a buyer named "Øster") go to
-small subsets of their own (:mod:`evservice._pdffont`).
+small subsets of their own (:mod:`evservice.pdf._font`).
 """
 
 from __future__ import annotations
@@ -37,13 +37,12 @@ from typing import Protocol
 
 from reportlab.lib.pagesizes import A4
 
-from evservice import _fonts
-from evservice._pdfwrite import PdfCanvas, string_width
 from evservice.clock import VN_TZ
 from evservice.errors import DocumentError, EvServiceError
 from evservice.invoices._identifiers import format_number
 from evservice.invoices._model import CorrectionKind, Invoice, InvoiceLine, LineKind, Totals
 from evservice.money import format_vnd, round_dong, vat_percent
+from evservice.pdf import FontNames, PdfCanvas, register_fonts, string_width
 from evservice.vn import amount_in_words
 
 __all__ = ["PageBox", "RenderedPdf", "draw_invoice", "render_invoice_pdf"]
@@ -202,7 +201,7 @@ class _Pen:
     """Draws at a moving ``y`` when it has a canvas; only measures when it has none."""
 
     canvas: _Canvas | None
-    fonts: _fonts.FontNames
+    fonts: FontNames
     y: float = TOP
 
     def text(
@@ -323,7 +322,7 @@ class _Row:
     italic: bool = False
 
 
-def _line_row(position: int | None, line: InvoiceLine, fonts: _fonts.FontNames) -> _Row:
+def _line_row(position: int | None, line: InvoiceLine, fonts: FontNames) -> _Row:
     name_width = _COLUMNS[1].width - 2 * CELL_PAD
     if line.kind is LineKind.NOTE:
         name = _wrap(line.name, fonts.italic, SIZE, WIDTH - _COLUMNS[0].width - 2 * CELL_PAD)
@@ -364,7 +363,7 @@ def _line_row(position: int | None, line: InvoiceLine, fonts: _fonts.FontNames) 
     return _Row(cells, height)
 
 
-def _rows(invoice: Invoice, fonts: _fonts.FontNames) -> list[_Row]:
+def _rows(invoice: Invoice, fonts: FontNames) -> list[_Row]:
     rows: list[_Row] = []
     position = 0
     for line in invoice.draft.lines:
@@ -699,7 +698,7 @@ class _Page:
     rows: list[_Row] = field(default_factory=list)
 
 
-def _measure(fonts: _fonts.FontNames, block: Callable[[_Pen], None]) -> float:
+def _measure(fonts: FontNames, block: Callable[[_Pen], None]) -> float:
     pen = _Pen(None, fonts, TOP)
     block(pen)
     return TOP - pen.y
@@ -763,7 +762,7 @@ def draw_invoice(
     Returns the page count, the QR box and the signature box. The canvas is
     left to be saved (pages shown, nothing pending).
     """
-    fonts = _fonts.register()
+    fonts = register_fonts()
     draft = invoice.draft
     rows = _rows(invoice, fonts)
     first = _measure(fonts, lambda pen: _first_header(pen, invoice))

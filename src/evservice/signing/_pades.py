@@ -36,7 +36,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from evservice.clock import VN_TZ, ensure_aware
 from evservice.errors import DocumentError, SigningError, TimestampError
-from evservice.signing._fastpades import FastAttachment, fast_sign_pdf, stamp_layout
+from evservice.pdf import register_fonts, stamp_layout
+from evservice.signing._fastpades import FastAttachment, fast_sign_pdf
 from evservice.signing._trust import to_asn1
 
 if TYPE_CHECKING:
@@ -88,9 +89,7 @@ class PdfSignatureBox:
 
 def _font_name() -> str:
     """The shipped DejaVu Sans, registered with reportlab once per process."""
-    from evservice import _fonts
-
-    return _fonts.register().regular
+    return register_fonts().regular
 
 
 def _stamp_pdf(text: str, width: float, height: float) -> bytes:
