@@ -53,7 +53,7 @@ from evservice.invoices import (
 from evservice.invoices._pdf import SIZE, draw_invoice
 from evservice.payments import payment_lines, vietqr_for_invoice
 from evservice.pdf import register_fonts
-from evservice.signing import load_signer
+from evservice.signing import load_signer, sign_invoice_xml, sign_pdf
 
 COMMAND = ".venv/bin/python bench/bench_invoice_documents.py"
 
@@ -233,9 +233,10 @@ def signed_bill(count: int, repeat: int) -> None:
         rendered = render_invoice_pdf(invoice, **qr_arguments(invoice))
 
         def baseline() -> bytes:
-            xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=ctx.clock.now())
-            return signer.sign_pdf(
+            xml = sign_invoice_xml(invoice_to_xml(invoice), signer, signing_time=ctx.clock.now())
+            return sign_pdf(
                 reportlab_pdf(invoice, **qr_arguments(invoice)),
+                signer,
                 signing_time=ctx.clock.now(),
                 box=rendered.signature_box,
                 embedded_xml=xml,

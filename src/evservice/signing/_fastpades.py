@@ -37,7 +37,7 @@ from evservice.errors import SigningError, TimestampError
 from evservice.pdf import Attachment, prepare_signature
 
 if TYPE_CHECKING:
-    from evservice.signing._keys import DocumentSigner
+    from evservice.signing._signer import Signer
 
 __all__ = ["FastAttachment", "fast_sign_pdf"]
 
@@ -141,7 +141,7 @@ def _build_template(signer: Any) -> _CmsTemplate | None:
     return template
 
 
-def _template(document_signer: DocumentSigner) -> _CmsTemplate | None:
+def _template(document_signer: Signer) -> _CmsTemplate | None:
     with _templates_lock:
         if document_signer in _templates:
             return _templates[document_signer]
@@ -166,18 +166,12 @@ def _signer_info(template: _CmsTemplate, attrs: bytes, signature: bytes, unsigne
     )
 
 
-def _cms(document_signer: DocumentSigner, template: _CmsTemplate, digest: bytes) -> bytes:
+def _cms(document_signer: Signer, template: _CmsTemplate, digest: bytes) -> bytes:
     """The DER CMS SignedData over ``digest`` (the ByteRange's SHA-256)."""
-    from evservice.signing._keys import LoadedKeySigner
-
     signer = document_signer.signer
     attrs = template.attrs_head + digest + template.attrs_tail
     timestamper = document_signer.timestamper
-    with document_signer._guard():
-        if isinstance(signer, LoadedKeySigner):
-            signature = signer.sign_raw(attrs, "sha256")
-        else:
-            signature = asyncio.run(signer.async_sign_raw(attrs, "sha256"))
+    signature = document_signer.cms_sign(attrs)
     unsigned = b""
     if timestamper is not None or signer.unsigned_attr_prov_spec is not None:
         unsigned = _unsigned(signer, attrs, signature, timestamper)
@@ -213,7 +207,7 @@ def _unsigned(signer: Any, attrs: bytes, signature: bytes, timestamper: Any) -> 
 
 def fast_sign_pdf(
     pdf: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     when: datetime,
     field_name: str = "Signature1",

@@ -41,7 +41,7 @@ from evservice.signing._fastpades import FastAttachment, fast_sign_pdf
 from evservice.signing._trust import to_asn1
 
 if TYPE_CHECKING:
-    from evservice.signing._keys import DocumentSigner
+    from evservice.signing._signer import Signer
 
 __all__ = [
     "STAMP_TEXT",
@@ -237,7 +237,7 @@ def _field_name(writer: IncrementalPdfFileWriter) -> str:
 
 def sign_pdf(
     pdf: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     signing_time: datetime,
     box: PdfSignatureBox | PageBoxLike | None = None,
@@ -296,7 +296,7 @@ def sign_pdf(
 
 def _sign_with_pyhanko(
     pdf: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     when: datetime,
     box: PdfSignatureBox | None,
@@ -359,7 +359,7 @@ def _sign_with_pyhanko(
             new_field_spec=spec,
             signing_time=when,
         )
-        with signer._guard():
+        with signer.guard():
             out = pdf_signer.sign_pdf(writer, bytes_reserved=signer.bytes_reserved)
     except TimestampRequestError as exc:
         raise TimestampError(f"the time-stamp authority failed: {exc}") from exc
