@@ -50,7 +50,8 @@ from evservice.invoices import (
     render_documents,
     render_invoice_pdf,
 )
-from evservice.invoices._pdf import SIZE, draw_invoice
+from evservice.invoices._pdf import draw_invoice
+from evservice.invoices._pdfpen import SIZE
 from evservice.payments import payment_lines, vietqr_for_invoice
 from evservice.pdf import register_fonts
 from evservice.signing import load_signer, sign_invoice_xml, sign_pdf

@@ -22,7 +22,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from reportlab.pdfbase import pdfmetrics
 
 from evservice.invoices import Invoice, InvoiceDraft, RenderedPdf, render_invoice_pdf
-from evservice.invoices._pdf import BOTTOM
+from evservice.invoices._pdfpen import BOTTOM
 from evservice.payments import vietqr_for_invoice
 from evservice.pdf import register_fonts
 from evservice.vn import amount_in_words
