@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from evservice.errors import SigningError, TimestampError
-from evservice.pdf import Attachment, prepare_signature
 
 if TYPE_CHECKING:
     from evservice.signing._signer import Signer
@@ -42,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["FastAttachment", "fast_sign_pdf"]
 
 #: An associated file: (file name, MIME type, bytes, AFRelationship, description or None).
-FastAttachment = Attachment
+#: The same shape as :data:`evservice.pdf.Attachment`.
+FastAttachment = tuple[str, str, bytes, str, str | None]
 
 # ---------------------------------------------------------------------------
 # the CMS: pyHanko's attributes and signature, DER assembled around them
@@ -234,6 +234,9 @@ def fast_sign_pdf(
     template = _template(signer)
     if template is None:
         return None
+    # Imported here: the PDF engine loads reportlab, which ``import evservice`` should not.
+    from evservice.pdf import prepare_signature
+
     revision = prepare_signature(
         pdf,
         when=when,

@@ -36,7 +36,6 @@ from pyhanko_certvalidator import ValidationContext
 
 from evservice.clock import VN_TZ, ensure_aware
 from evservice.errors import DocumentError, SigningError, TimestampError
-from evservice.pdf import register_fonts, stamp_layout
 from evservice.signing._fastpades import FastAttachment, fast_sign_pdf
 from evservice.signing._trust import to_asn1
 
@@ -89,6 +88,8 @@ class PdfSignatureBox:
 
 def _font_name() -> str:
     """The shipped DejaVu Sans, registered with reportlab once per process."""
+    from evservice.pdf import register_fonts  # loads reportlab: on first use only
+
     return register_fonts().regular
 
 
@@ -99,6 +100,8 @@ def _stamp_pdf(text: str, width: float, height: float) -> bytes:
     and imported by pyHanko as the signature's appearance.
     """
     from reportlab.pdfgen import canvas
+
+    from evservice.pdf import stamp_layout
 
     font = _font_name()
     out = BytesIO()
