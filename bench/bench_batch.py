@@ -96,7 +96,7 @@ from evservice.invoices._documents import (
     store_many_documents,
 )
 from evservice.money import format_vnd
-from evservice.signing import load_signer
+from evservice.signing import load_signer, sign_invoice_xml, sign_pdf
 from evservice.vn import amount_in_words
 
 COMMAND = ".venv/bin/python bench/bench_batch.py"
@@ -348,7 +348,7 @@ def _stages(rows: Sequence[Row], base: Path) -> dict[str, float]:
         for one in issued:
             invoice = one.invoice
             xml = timed("XML", lambda i=invoice: invoice_to_xml(i))
-            signed = timed("XMLDSig", lambda x=xml: signer.sign_xml(x, signing_time=NOW))
+            signed = timed("XMLDSig", lambda x=xml: sign_invoice_xml(x, signer, signing_time=NOW))
             code = payment_code(invoice, ctx)  # None when nothing is payable (credit)
             payload = None if code is None else code.payload()
             lines = [] if code is None else _payment_lines(code, invoice, ctx)
@@ -360,8 +360,8 @@ def _stages(rows: Sequence[Row], base: Path) -> dict[str, float]:
             )
             pdf = timed(
                 "PAdES",
-                lambda r=rendered, s=signed, i=invoice: signer.sign_pdf(
-                    r.pdf, signing_time=NOW, box=r.signature_box, embedded_xml=s,
+                lambda r=rendered, s=signed, i=invoice: sign_pdf(
+                    r.pdf, signer, signing_time=NOW, box=r.signature_box, embedded_xml=s,
                     xml_filename=f"{i.label}.xml", reason=f"Hóa đơn {i.label}",
                 ),
             )  # fmt: skip
@@ -404,7 +404,7 @@ class _Baseline:
         self.signer = ours  # XML signing is the same code in every pipeline
 
     def documents(self, invoice: Invoice) -> tuple[bytes, bytes]:
-        xml = self.signer.sign_xml(invoice_to_xml(invoice), signing_time=NOW)
+        xml = sign_invoice_xml(invoice_to_xml(invoice), self.signer, signing_time=NOW)
         code = payment_code(invoice, self.ctx)  # None when nothing is payable (credit)
         payload = None if code is None else code.payload()
         if self.kind == "a":
@@ -491,9 +491,9 @@ def _platypus_pdf(invoice: Invoice, payload: str | None) -> tuple[bytes, tuple[i
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from evservice import _fonts
+    from evservice.pdf import register_fonts
 
-    fonts = _fonts.register()
+    fonts = register_fonts()
     body = ParagraphStyle("body", fontName=fonts.regular, fontSize=8.5, leading=11)
     bold = ParagraphStyle("bold", parent=body, fontName=fonts.bold)
     title = ParagraphStyle("title", parent=bold, fontSize=16, leading=20, alignment=1)

@@ -11,7 +11,7 @@ Baselines measured in the same run on the same machine:
   lxml-based writer/parser pays);
 * PDF: the very same page (same layout code, same positions, same fonts,
   compressed streams) drawn on a plain reportlab canvas, which is how the
-  invoice was rendered before our own writer (evservice._pdfwrite).
+  invoice was rendered before our own writer (evservice.pdf._write).
 
 Then the signed bill as the batch makes it (``render_documents``: XML,
 XMLDSig, PDF, PAdES with the development signer): the median time and the
@@ -40,7 +40,7 @@ from lxml import etree
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import Context, Settings, _fonts
+from evservice import Context, Settings
 from evservice.clock import ManualClock
 from evservice.invoices import (
     Invoice,
@@ -50,9 +50,11 @@ from evservice.invoices import (
     render_documents,
     render_invoice_pdf,
 )
-from evservice.invoices._pdf import SIZE, draw_invoice
+from evservice.invoices._pdf import draw_invoice
+from evservice.invoices._pdfpen import SIZE
 from evservice.payments import payment_lines, vietqr_for_invoice
-from evservice.signing import load_signer
+from evservice.pdf import register_fonts
+from evservice.signing import load_signer, sign_invoice_xml, sign_pdf
 
 COMMAND = ".venv/bin/python bench/bench_invoice_documents.py"
 
@@ -148,9 +150,9 @@ def qr_arguments(invoice: Invoice) -> dict[str, Any]:
 def reportlab_pdf(invoice: Invoice, **extra: Any) -> bytes:
     """The same page drawn on a plain reportlab canvas: the baseline.
 
-    tests/test_pdfwrite.py checks that it has every position and word of ours.
+    tests/pdf/test_write.py checks that it has every position and word of ours.
     """
-    fonts = _fonts.register()
+    fonts = register_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(
         buffer,
@@ -232,9 +234,10 @@ def signed_bill(count: int, repeat: int) -> None:
         rendered = render_invoice_pdf(invoice, **qr_arguments(invoice))
 
         def baseline() -> bytes:
-            xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=ctx.clock.now())
-            return signer.sign_pdf(
+            xml = sign_invoice_xml(invoice_to_xml(invoice), signer, signing_time=ctx.clock.now())
+            return sign_pdf(
                 reportlab_pdf(invoice, **qr_arguments(invoice)),
+                signer,
                 signing_time=ctx.clock.now(),
                 box=rendered.signature_box,
                 embedded_xml=xml,
@@ -264,7 +267,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="documents per timing")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    _fonts.register()
+    register_fonts()
     print(f"command: {COMMAND} --count {args.count} --repeat {args.repeat}")
     for lines in (6, 200):
         invoice = _invoice(lines)

@@ -38,8 +38,13 @@ from pyhanko.sign import fields, signers
 
 from evservice.config import Settings
 from evservice.invoices import Invoice, InvoiceDraft, invoice_to_xml, render_invoice_pdf
-from evservice.signing import DocumentSigner, init_dev_keys, signer_from_files
-from evservice.signing._xmldsig import sign_invoice_xml
+from evservice.signing import (
+    DocumentSigner,
+    init_dev_keys,
+    sign_invoice_xml,
+    sign_pdf,
+    signer_from_files,
+)
 
 PASSWORD = b"bench"
 
@@ -126,18 +131,18 @@ def main() -> int:
         rendered = render_invoice_pdf(invoice)
         xml = invoice_to_xml(invoice)
         now = datetime.now(UTC)
-        signed_xml = ours.sign_xml(xml, signing_time=now)
+        signed_xml = sign_invoice_xml(xml, ours, signing_time=now)
         box = rendered.signature_box
 
         def our_xml() -> bytes:
-            return ours.sign_xml(xml, signing_time=now)
+            return sign_invoice_xml(xml, ours, signing_time=now)
 
         def stock_xml() -> bytes:
             stock = _StockXmlSigner(p12, ours)
             return sign_invoice_xml(xml, stock, signing_time=now)  # type: ignore[arg-type]
 
         def our_pdf() -> bytes:
-            return ours.sign_pdf(rendered.pdf, signing_time=now, box=box, embedded_xml=signed_xml)
+            return sign_pdf(rendered.pdf, ours, signing_time=now, box=box, embedded_xml=signed_xml)
 
         def stock_pdf() -> bytes:
             signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=PASSWORD)

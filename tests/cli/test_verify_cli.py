@@ -12,7 +12,7 @@ import pytest
 from evservice.cli import main
 from evservice.config import Settings
 from evservice.invoices import Invoice, InvoiceDraft, invoice_to_xml, render_invoice_pdf
-from evservice.signing import clear_signer_cache, load_signer
+from evservice.signing import clear_signer_cache, load_signer, sign_invoice_xml, sign_pdf
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def _issue(data_dir: Path, out: Path) -> tuple[Path, Path]:
     invoice = _invoice()
     rendered = render_invoice_pdf(invoice)
     now = datetime.now(UTC)
-    xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=now)
-    pdf = signer.sign_pdf(
-        rendered.pdf, signing_time=now, box=rendered.signature_box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_to_xml(invoice), signer, signing_time=now)
+    pdf = sign_pdf(
+        rendered.pdf, signer, signing_time=now, box=rendered.signature_box, embedded_xml=xml
     )
     xml_path, pdf_path = out / "invoice.xml", out / "invoice.pdf"
     xml_path.write_bytes(xml)

@@ -21,10 +21,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from reportlab.pdfbase import pdfmetrics
 
-from evservice import _fonts
 from evservice.invoices import Invoice, InvoiceDraft, RenderedPdf, render_invoice_pdf
-from evservice.invoices._pdf import BOTTOM
+from evservice.invoices._pdfpen import BOTTOM
 from evservice.payments import vietqr_for_invoice
+from evservice.pdf import register_fonts
 from evservice.vn import amount_in_words
 
 SELLER = {
@@ -369,9 +369,9 @@ def test_decomposed_input_prints_composed_letters(tmp_path: Path) -> None:
 
 
 def test_fonts_are_registered_once_per_process() -> None:
-    first = _fonts.register()
+    first = register_fonts()
     font = pdfmetrics.getFont(first.regular)
-    again = _fonts.register()
+    again = register_fonts()
     assert again is first
     assert pdfmetrics.getFont(again.regular) is font
     assert {first.regular, first.bold, first.italic} <= set(pdfmetrics.getRegisteredFontNames())
@@ -410,7 +410,7 @@ def _name_characters() -> list[str]:
     Letters, digits, punctuation and symbols, written left to right (pdftotext
     reorders right-to-left scripts), unchanged by NFC (the renderer composes).
     """
-    face = pdfmetrics.getFont(_fonts.register().regular).face
+    face = pdfmetrics.getFont(register_fonts().regular).face
     keep = []
     for point in sorted(face.charToGlyph):
         char = chr(point)

@@ -16,8 +16,6 @@ from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice._fonts import register as register_fonts
-from evservice._pdfwrite import PdfCanvas
 from evservice.errors import PaymentCodeError
 from evservice.payments import (
     DEFAULT_MASK,
@@ -32,6 +30,7 @@ from evservice.payments import (
     vietqr_for_invoice,
 )
 from evservice.payments._draw import qr_operators
+from evservice.pdf import PdfCanvas, register_fonts
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,18 @@ from pyhanko_certvalidator import ValidationContext
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import Context, _fonts, verify
-from evservice._pdffont import fixed_font
-from evservice._pdfsyntax import MARKER
+from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import DocumentError
 from evservice.invoices import invoice_to_xml, render_invoice_pdf
-from evservice.signing import DocumentSigner, load_signer, signer_from_files
+from evservice.pdf import MARKER, fixed_font, register_fonts
+from evservice.signing import (
+    DocumentSigner,
+    load_signer,
+    sign_invoice_xml,
+    sign_pdf,
+    signer_from_files,
+)
 from evservice.signing._fastpades import fast_sign_pdf
 from evservice.signing._pades import _sign_with_pyhanko
 from evservice.signing._trust import to_asn1
@@ -83,9 +88,10 @@ def rsa_ctx(pki: TestPKI, tmp_path: Path) -> Context:
 
 
 def _sign(signer: DocumentSigner, docs: InvoiceDocs, **extra: Any) -> tuple[bytes, bytes]:
-    xml = signer.sign_xml(docs.xml, signing_time=WHEN)
-    pdf = signer.sign_pdf(
+    xml = sign_invoice_xml(docs.xml, signer, signing_time=WHEN)
+    pdf = sign_pdf(
         docs.pdf,
+        signer,
         signing_time=WHEN,
         box=docs.box,
         embedded_xml=xml,
@@ -165,9 +171,9 @@ def test_a_long_invoice_is_signed_on_its_last_page(
     rendered = render_invoice_pdf(invoice, qr_payload="000201010211")
     assert rendered.page_count >= 3
     signer = load_signer(rsa_ctx.settings)
-    xml = signer.sign_xml(invoice_to_xml(invoice), signing_time=WHEN)
-    pdf = signer.sign_pdf(
-        rendered.pdf, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_to_xml(invoice), signer, signing_time=WHEN)
+    pdf = sign_pdf(
+        rendered.pdf, signer, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
     )
     assert _fast(pdf)
     reader = PdfFileReader(BytesIO(pdf))
@@ -185,7 +191,7 @@ def test_both_paths_write_the_same_attachment_structure(
     invoice_docs: InvoiceDocs, rsa_ctx: Context
 ) -> None:
     signer = load_signer(rsa_ctx.settings)
-    xml = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
     evidence = b'{"consent": "otp"}'
     common: dict[str, Any] = {
         "embedded_xml": xml,
@@ -194,7 +200,7 @@ def test_both_paths_write_the_same_attachment_structure(
         "location": None,
         "attachments": [("a-evidence.json", "application/json", evidence, "Supplement")],
     }
-    fast = signer.sign_pdf(invoice_docs.pdf, signing_time=WHEN, box=invoice_docs.box, **common)
+    fast = sign_pdf(invoice_docs.pdf, signer, signing_time=WHEN, box=invoice_docs.box, **common)
     slow = _sign_with_pyhanko(invoice_docs.pdf, signer, when=WHEN, box=None, **common)
     assert _fast(fast)
     assert not _fast(slow)
@@ -275,7 +281,7 @@ def _stamp_sign(pdf: bytes, pki: TestPKI, box: Any, text: str) -> bytes:
         page=box.page,
         rect=tuple(round(v) for v in box.rect),  # type: ignore[arg-type]
         stamp_text=text,
-        stamp_font=_fonts.register().regular,
+        stamp_font=register_fonts().regular,
     )
     assert out is not None
     (status,) = _pyhanko_status(out, pki)
@@ -291,7 +297,7 @@ def test_the_stamp_draws_with_the_pages_own_font(
     signer = load_signer(rsa_ctx.settings)
     _, pdf = _sign(signer, invoice_docs)
     assert _fast(pdf)
-    font = fixed_font(_fonts.register().regular)
+    font = fixed_font(register_fonts().regular)
     number, content = _stamp(pdf)
     assert number == _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
     update = pdf[len(invoice_docs.pdf) :]
@@ -325,7 +331,7 @@ def test_a_page_font_not_exactly_ours_is_not_used_by_the_stamp(
 ) -> None:
     """One byte changed in any of the font's four objects: the stamp embeds its own font."""
     pdf = invoice_docs.pdf
-    font = fixed_font(_fonts.register().regular)
+    font = fixed_font(register_fonts().regular)
     number = _page_fonts(pdf, invoice_docs.box.page)[f"/{font.tag}"]
     dictionary = PdfFileReader(BytesIO(pdf)).get_object(generic.Reference(number, 0))
     target = {
@@ -361,9 +367,9 @@ def test_b_t_gets_the_tsa_token_on_the_direct_path(
     settings_ = pki.settings(tmp_path / "data", pades_level="B-T", tsa_url=pki.tsa_url)
     ctx = Context(settings=settings_, clock=clock)
     signer = load_signer(settings_)
-    xml = signer.sign_xml(invoice_docs.xml, signing_time=clock.now())
-    pdf = signer.sign_pdf(
-        invoice_docs.pdf, signing_time=clock.now(), box=invoice_docs.box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=clock.now())
+    pdf = sign_pdf(
+        invoice_docs.pdf, signer, signing_time=clock.now(), box=invoice_docs.box, embedded_xml=xml
     )
     assert _fast(pdf)
     path = tmp_path / "bt.pdf"
@@ -386,8 +392,8 @@ def test_ecdsa_and_an_invisible_signature_on_the_direct_path(
     lengths: set[int] = set()
     for second in range(40):  # DER ECDSA values vary in length: the padding must absorb it
         when = WHEN.replace(second=second)
-        xml = signer.sign_xml(invoice_docs.xml, signing_time=when)
-        pdf = signer.sign_pdf(invoice_docs.pdf, signing_time=when, embedded_xml=xml)
+        xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=when)
+        pdf = sign_pdf(invoice_docs.pdf, signer, signing_time=when, embedded_xml=xml)
         assert _fast(pdf)
         (emb,) = PdfFileReader(BytesIO(pdf)).embedded_regular_signatures
         length = len(emb.signed_data["signer_infos"][0]["signature"].native)
@@ -435,7 +441,7 @@ def test_pdfs_we_did_not_make_or_already_signed_go_through_pyhanko(
     signer = load_signer(rsa_ctx.settings)
     _, once = _sign(signer, invoice_docs)
     assert fast_sign_pdf(once, signer, when=WHEN) is None  # a second revision
-    twice = signer.sign_pdf(once, signing_time=WHEN, box=invoice_docs.box)
+    twice = sign_pdf(once, signer, signing_time=WHEN, box=invoice_docs.box)
     assert not _fast(twice)
     statuses = _pyhanko_status(twice, pki)
     assert len(statuses) == 2
@@ -452,7 +458,7 @@ def test_pdfs_we_did_not_make_or_already_signed_go_through_pyhanko(
 def _left_to_pyhanko(pdf: bytes, signer: DocumentSigner, pki: TestPKI) -> None:
     """The direct path refuses ``pdf``; signing it still works, through pyHanko."""
     assert fast_sign_pdf(pdf, signer, when=WHEN) is None
-    signed = signer.sign_pdf(pdf, signing_time=WHEN)
+    signed = sign_pdf(pdf, signer, signing_time=WHEN)
     assert not _fast(signed)
     (status,) = _pyhanko_status(signed, pki)
     assert status.intact
@@ -471,7 +477,7 @@ def test_a_signer_whose_attributes_vary_beyond_the_digest_is_left_to_pyhanko(
         timestamper=None,
     )
     assert fast_sign_pdf(invoice_docs.pdf, signer, when=WHEN) is None
-    pdf = signer.sign_pdf(invoice_docs.pdf, signing_time=WHEN)
+    pdf = sign_pdf(invoice_docs.pdf, signer, signing_time=WHEN)
     assert not _fast(pdf)
 
 
@@ -480,8 +486,9 @@ def test_a_duplicate_attachment_name_is_refused(
 ) -> None:
     signer = load_signer(rsa_ctx.settings)
     with pytest.raises(DocumentError, match=r"invoice\.xml"):
-        signer.sign_pdf(
+        sign_pdf(
             invoice_docs.pdf,
+            signer,
             signing_time=WHEN,
             embedded_xml=b"<a/>",
             attachments=[("invoice.xml", "text/xml", b"<b/>", "Data")],
@@ -493,9 +500,9 @@ def rsa_signed(pki: TestPKI, invoice_docs: InvoiceDocs) -> bytes:
     signer = signer_from_files(
         pkcs12_path=pki.rsa_p12, password=P12_PASSWORD.encode(), chain_pem=pki.interm_pem
     )
-    xml = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
-    pdf = signer.sign_pdf(
-        invoice_docs.pdf, signing_time=WHEN, box=invoice_docs.box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
+    pdf = sign_pdf(
+        invoice_docs.pdf, signer, signing_time=WHEN, box=invoice_docs.box, embedded_xml=xml
     )
     assert _fast(pdf)
     return pdf

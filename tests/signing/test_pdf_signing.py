@@ -17,7 +17,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import TimestampError
-from evservice.signing import PdfSignatureBox, load_signer, signer_from_files
+from evservice.signing import (
+    PdfSignatureBox,
+    load_signer,
+    sign_invoice_xml,
+    sign_pdf,
+    signer_from_files,
+)
 
 from .conftest import InvoiceDocs, TestPKI
 
@@ -63,9 +69,14 @@ def pdfsig(path: Path, nss: str) -> str:
 def sign_both(ctx: Context, docs: InvoiceDocs) -> tuple[bytes, bytes]:
     signer = load_signer(ctx.settings)
     when = ctx.clock.now()
-    xml = signer.sign_xml(docs.xml, signing_time=when)
-    pdf = signer.sign_pdf(
-        docs.pdf, signing_time=when, box=docs.box, embedded_xml=xml, xml_filename="1C26TAA-42.xml"
+    xml = sign_invoice_xml(docs.xml, signer, signing_time=when)
+    pdf = sign_pdf(
+        docs.pdf,
+        signer,
+        signing_time=when,
+        box=docs.box,
+        embedded_xml=xml,
+        xml_filename="1C26TAA-42.xml",
     )
     return xml, pdf
 
@@ -166,7 +177,7 @@ def test_a_dead_tsa_is_a_timestamp_error(
     )
     signer = load_signer(settings_)
     with pytest.raises(TimestampError):
-        signer.sign_pdf(invoice_docs.pdf, signing_time=now_clock.now())
+        sign_pdf(invoice_docs.pdf, signer, signing_time=now_clock.now())
 
 
 def test_ecdsa_pdf_signature_is_valid_for_pdfsig(
@@ -174,8 +185,9 @@ def test_ecdsa_pdf_signature_is_valid_for_pdfsig(
 ) -> None:
     signer = signer_from_files(key_pem=pki.ec_key, cert_pem=pki.ec_cert, chain_pem=pki.interm_pem)
     evidence = b'{"consent": "otp"}'
-    pdf = signer.sign_pdf(
+    pdf = sign_pdf(
         invoice_docs.pdf,
+        signer,
         signing_time=now_clock.now(),
         box=invoice_docs.box,
         attachments=[("evidence.json", "application/json", evidence, "Supplement")],
@@ -202,9 +214,9 @@ def test_ecdsa_pdf_signature_is_valid_for_pdfsig(
 def signed_pdf(pki: TestPKI, invoice_docs: InvoiceDocs) -> bytes:
     signer = signer_from_files(key_pem=pki.ec_key, cert_pem=pki.ec_cert, chain_pem=pki.interm_pem)
     now = datetime.now(UTC)
-    xml = signer.sign_xml(invoice_docs.xml, signing_time=now)
-    return signer.sign_pdf(
-        invoice_docs.pdf, signing_time=now, box=invoice_docs.box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=now)
+    return sign_pdf(
+        invoice_docs.pdf, signer, signing_time=now, box=invoice_docs.box, embedded_xml=xml
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from evservice import Context, verify
 from evservice.clock import ManualClock
 from evservice.errors import ConfigurationError
-from evservice.signing import load_signer
+from evservice.signing import load_signer, sign_invoice_xml, sign_pdf
 
 from .conftest import InvoiceDocs, TestPKI
 
@@ -98,9 +98,9 @@ def test_xml_and_pdf_are_signed_on_the_token(
     assert load_signer(settings_) is signer
     assert "PKCS#11" in signer.description
     when = now_clock.now()
-    xml = signer.sign_xml(invoice_docs.xml, signing_time=when)
-    pdf = signer.sign_pdf(
-        invoice_docs.pdf, signing_time=when, box=invoice_docs.box, embedded_xml=xml
+    xml = sign_invoice_xml(invoice_docs.xml, signer, signing_time=when)
+    pdf = sign_pdf(
+        invoice_docs.pdf, signer, signing_time=when, box=invoice_docs.box, embedded_xml=xml
     )
     xml_path, pdf_path = tmp_path / "hsm.xml", tmp_path / "hsm.pdf"
     xml_path.write_bytes(xml)

@@ -20,6 +20,7 @@ from evservice.signing import (
     dev_key_paths,
     init_dev_keys,
     load_signer,
+    sign_invoice_xml,
     signer_from_files,
 )
 from evservice.signing._trust import load_certificates
@@ -62,7 +63,7 @@ def test_xml_signature_has_the_vietnamese_layout_and_xmlsec1_verifies_it(
 ) -> None:
     key, cert = (pki.rsa_key, pki.rsa_cert) if kind == "rsa" else (pki.ec_key, pki.ec_cert)
     signer = signer_from_files(key_pem=key, cert_pem=cert, chain_pem=pki.interm_pem)
-    signed = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    signed = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
 
     root = etree.fromstring(signed)
     sig = root.find(f"DSCKS/NBan/{DS}Signature")
@@ -110,7 +111,7 @@ def test_xmlsec1_rejects_a_changed_amount(
     pki: TestPKI, invoice_docs: InvoiceDocs, tmp_path: Path, ctx: Context
 ) -> None:
     signer = signer_from_files(key_pem=pki.rsa_key, cert_pem=pki.rsa_cert)
-    signed = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    signed = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
     payable = etree.fromstring(signed).findtext("DLHDon/NDHDon/TToan/TgTTTBSo")
     assert payable
     forged = signed.replace(f">{payable}<".encode(), f">{int(payable) - 1}<".encode())
@@ -133,7 +134,7 @@ def _span(data: bytes, start: bytes, end: bytes) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def signed_xml(pki: TestPKI, invoice_docs: InvoiceDocs) -> bytes:
     signer = signer_from_files(key_pem=pki.ec_key, cert_pem=pki.ec_cert)
-    return signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    return sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
 
 
 @settings(
@@ -167,7 +168,7 @@ def test_a_signature_over_another_element_signs_nothing(
 ) -> None:
     """Signature wrapping: the Id moves to a decoy copy; the real data is then unsigned."""
     signer = signer_from_files(key_pem=pki.rsa_key, cert_pem=pki.rsa_cert)
-    root = etree.fromstring(signer.sign_xml(invoice_docs.xml, signing_time=WHEN))
+    root = etree.fromstring(sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN))
     content = root.find("DLHDon")
     assert content is not None
     decoy = etree.SubElement(root, "Decoy")
@@ -245,14 +246,14 @@ def test_untrusted_root_and_expired_certificate_are_reported(
 ) -> None:
     signer = signer_from_files(key_pem=pki.rsa_key, cert_pem=pki.rsa_cert, chain_pem=pki.interm_pem)
     bare = Context(settings=pki.settings(tmp_path / "d1", trust_roots=()), clock=ManualClock(WHEN))
-    signed = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    signed = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
     report = verify(signed, ctx=bare)
     (status,) = report.signatures
     assert status.intact
     assert status.valid
     assert not status.trusted
     assert not report.ok
-    late = signer.sign_xml(invoice_docs.xml, signing_time=datetime(2051, 1, 1, tzinfo=UTC))
+    late = sign_invoice_xml(invoice_docs.xml, signer, signing_time=datetime(2051, 1, 1, tzinfo=UTC))
     (status,) = verify(late, ctx=Context(settings=pki.settings(tmp_path / "d2"))).signatures
     assert status.certificate_valid_at_signing is False
 
@@ -277,7 +278,7 @@ def test_development_key_is_made_once_marked_and_trusted_only_in_dev_mode(
     assert DEV_MARKER in root_cert.subject.rfc4514_string()
     assert init_dev_keys(settings_)[1] is False  # already there
 
-    signed = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    signed = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
     report = verify(signed, ctx=Context(settings=settings_, clock=ManualClock(WHEN)))
     assert report.ok
     assert report.development_key
@@ -296,15 +297,15 @@ def test_development_key_is_made_once_marked_and_trusted_only_in_dev_mode(
 
 def test_signing_refuses_bad_documents(pki: TestPKI, invoice_docs: InvoiceDocs) -> None:
     signer = signer_from_files(key_pem=pki.rsa_key, cert_pem=pki.rsa_cert)
-    signed = signer.sign_xml(invoice_docs.xml, signing_time=WHEN)
+    signed = sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN)
     with pytest.raises(SigningError, match="already"):
-        signer.sign_xml(signed, signing_time=WHEN)
+        sign_invoice_xml(signed, signer, signing_time=WHEN)
     with pytest.raises(DocumentError, match="DLHDon"):
-        signer.sign_xml(b"<HDon><X/></HDon>", signing_time=WHEN)
+        sign_invoice_xml(b"<HDon><X/></HDon>", signer, signing_time=WHEN)
     with pytest.raises(DocumentError, match="DOCTYPE"):
-        signer.sign_xml(b"<!DOCTYPE HDon []><HDon/>", signing_time=WHEN)
+        sign_invoice_xml(b"<!DOCTYPE HDon []><HDon/>", signer, signing_time=WHEN)
     with pytest.raises(DocumentError):
-        signer.sign_xml(b"<HDon", signing_time=WHEN)
+        sign_invoice_xml(b"<HDon", signer, signing_time=WHEN)
 
 
 def test_verify_never_raises_for_junk(ctx: Context) -> None:
@@ -319,7 +320,7 @@ def test_signature_value_is_base64_of_the_raw_signature(
 ) -> None:
     """ECDSA values are r||s (64 bytes on P-256), as XMLDSig wants, not DER."""
     signer = signer_from_files(key_pem=pki.ec_key, cert_pem=pki.ec_cert)
-    root = etree.fromstring(signer.sign_xml(invoice_docs.xml, signing_time=WHEN))
+    root = etree.fromstring(sign_invoice_xml(invoice_docs.xml, signer, signing_time=WHEN))
     value = root.findtext(f".//{DS}SignatureValue")
     assert value is not None
     assert len(base64.b64decode(value)) == 64

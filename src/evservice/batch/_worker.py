@@ -254,10 +254,10 @@ def _worker_context(settings: Settings, clock_at: datetime | None) -> Context:
 
 def warm_worker(settings: Settings) -> None:
     """Load once per worker process what every invoice needs: fonts, key, tariffs, store."""
-    from evservice import _fonts
+    from evservice.pdf import register_fonts
     from evservice.signing import load_signer
 
-    _fonts.register()
+    register_fonts()
     load_signer(settings)
     load_tariffs(settings.tariff_dir)
     _ = _worker_context(settings, None).engine

@@ -27,9 +27,7 @@ import typer
 from evservice._context import Context
 from evservice.config import Settings
 from evservice.errors import ConfigurationError
-from evservice.signing import clear_signer_cache, init_dev_keys
-from evservice.signing._devkeys import DEV_TAX_CODE
-from evservice.signing._trust import uses_development_key
+from evservice.signing import DEV_TAX_CODE, clear_signer_cache, init_dev_keys, uses_development_key
 
 __all__ = ["ENV_TEMPLATE", "STEPS", "init_command", "register", "write_env_template"]
 

@@ -39,10 +39,12 @@ from evservice.contracts._service import (
     void,
 )
 from evservice.contracts._templates import Article, Clause, render_clauses
+from evservice.contracts._xml import NAMESPACE as CONTRACT_NAMESPACE
 from evservice.contracts._xml import contract_to_xml, validate_contract_xml
 
 __all__ = [
     "ALLOWED",
+    "CONTRACT_NAMESPACE",
     "Article",
     "Clause",
     "ClientInfo",

@@ -34,11 +34,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from evservice import _fonts
 from evservice.clock import vn_date
 from evservice.contracts._model import Contract
 from evservice.contracts._templates import TITLES, render_clauses
 from evservice.money import format_vnd
+from evservice.pdf import register_fonts
 
 __all__ = ["EvidenceRow", "group_hex", "render_contract_pdf"]
 
@@ -73,7 +73,7 @@ class _QrFlowable(Flowable):  # type: ignore[misc]  # reportlab has no type hint
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    fonts = _fonts.register()
+    fonts = register_fonts()
     base = ParagraphStyle("base", fontName=fonts.regular, fontSize=10, leading=13.5)
     return {
         "base": base,
@@ -96,7 +96,7 @@ def _contract_story(
     contract: Contract, st: dict[str, ParagraphStyle], verify_payload: str, pay_payload: str | None
 ) -> list[Flowable]:
     d = contract.draft
-    fonts = _fonts.register()
+    fonts = register_fonts()
     # The day the contract is drawn up and offered (its creation, Vietnam time): the
     # document shown is hashed before anyone signs, so it cannot carry a signing date;
     # each party's signing time is on the evidence page. The service starts later.
@@ -215,7 +215,7 @@ def render_contract_pdf(
     story = _contract_story(contract, st, verify_payload, pay_payload)
     if evidence is not None:
         story += _evidence_story(evidence, st)
-    fonts = _fonts.register()
+    fonts = register_fonts()
 
     def _footer(canvas: Any, document: Any) -> None:
         canvas.saveState()

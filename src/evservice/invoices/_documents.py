@@ -101,14 +101,14 @@ def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[byte
     # Imported on first use: processes that only number invoices never load reportlab.
     from evservice.invoices._pdf import render_invoice_pdf
     from evservice.invoices._xmlwrite import invoice_to_xml
-    from evservice.signing import load_signer
+    from evservice.signing import load_signer, sign_invoice_xml, sign_pdf
 
     ctx = resolve(ctx)
     signer = load_signer(ctx.settings)
     when = ctx.clock.now()
     try:
         xml = invoice_to_xml(invoice, provider_tax_code=ctx.settings.provider_tax_code)
-        signed_xml = signer.sign_xml(xml, signing_time=when)
+        signed_xml = sign_invoice_xml(xml, signer, signing_time=when)
         code = payment_code(invoice, ctx)
         rendered = render_invoice_pdf(
             invoice,
@@ -116,8 +116,9 @@ def render_documents(invoice: Invoice, ctx: Context | None = None) -> tuple[byte
             qr_lines=() if code is None else _payment_lines(code, invoice, ctx),
             lookup_url=ctx.settings.lookup_url,
         )
-        pdf = signer.sign_pdf(
+        pdf = sign_pdf(
             rendered.pdf,
+            signer,
             signing_time=when,
             box=rendered.signature_box,
             embedded_xml=signed_xml,

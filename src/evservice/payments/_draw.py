@@ -37,10 +37,10 @@ import segno
 from segno import consts as _segno_consts
 from segno import encoder as _segno_encoder
 
-from evservice._fonts import register as register_fonts
 from evservice.errors import PaymentCodeError
 from evservice.payments._invoice import payment_lines
 from evservice.payments._vietqr import VietQR
+from evservice.pdf import register_fonts
 
 __all__ = [
     "DEFAULT_MASK",

@@ -2,13 +2,19 @@
 
 ``load_signer(settings)`` gives a :class:`DocumentSigner` built once per process
 and configuration; its ``signer`` is pyHanko's own ``Signer`` (use it with
-pyHanko directly if you like). ``sign_xml`` adds the seller's XML signature in
-``DSCKS/NBan``; ``sign_pdf`` adds a PAdES signature (B-B, B-T or B-LT) with the
-signed XML attached. Verification lives in :mod:`evservice.verification`.
+pyHanko directly if you like). The XML and PDF signers take any
+:class:`Signer` (what key material offers them, ``DocumentSigner`` being one):
+``sign_invoice_xml(xml, signer, ...)`` adds the seller's XML signature in
+``DSCKS/NBan``; ``sign_pdf(pdf, signer, ...)`` adds a PAdES signature (B-B, B-T
+or B-LT) with the signed XML attached. Verification lives in
+:mod:`evservice.verification`; it reads signatures with ``find_signatures``,
+``check_signature`` and ``parse_xml`` and judges certificates with the trust
+helpers (``trust_config``, ``to_asn1``, ``is_development_certificate``) here.
 """
 
 from evservice.signing._devkeys import (
     DEV_MARKER,
+    DEV_TAX_CODE,
     DevKeyPaths,
     dev_key_paths,
     init_dev_keys,
@@ -17,7 +23,6 @@ from evservice.signing._devkeys import (
 from evservice.signing._keys import (
     DocumentSigner,
     LoadedKeySigner,
-    PadesLevel,
     clear_signer_cache,
     load_signer,
     signer_from_files,
@@ -25,26 +30,43 @@ from evservice.signing._keys import (
     signer_from_pkcs11,
 )
 from evservice.signing._pades import PdfSignatureBox, sign_pdf
-from evservice.signing._trust import TrustConfig, trust_config
-from evservice.signing._xmldsig import sign_invoice_xml
+from evservice.signing._signer import PadesLevel, Signer
+from evservice.signing._trust import TrustConfig, to_asn1, trust_config, uses_development_key
+from evservice.signing._xmldsig import (
+    ReferenceCheck,
+    XmlSignatureCheck,
+    check_signature,
+    find_signatures,
+    parse_xml,
+    sign_invoice_xml,
+)
 
 __all__ = [
     "DEV_MARKER",
+    "DEV_TAX_CODE",
     "DevKeyPaths",
     "DocumentSigner",
     "LoadedKeySigner",
     "PadesLevel",
     "PdfSignatureBox",
+    "ReferenceCheck",
+    "Signer",
     "TrustConfig",
+    "XmlSignatureCheck",
+    "check_signature",
     "clear_signer_cache",
     "dev_key_paths",
+    "find_signatures",
     "init_dev_keys",
     "is_development_certificate",
     "load_signer",
+    "parse_xml",
     "sign_invoice_xml",
     "sign_pdf",
     "signer_from_files",
     "signer_from_key",
     "signer_from_pkcs11",
+    "to_asn1",
     "trust_config",
+    "uses_development_key",
 ]

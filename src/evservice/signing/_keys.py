@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import threading
-from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -36,10 +36,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from evservice.config import Settings
 from evservice.errors import ConfigurationError, SigningError
 from evservice.signing._devkeys import dev_key_paths, init_dev_keys, is_development_certificate
+from evservice.signing._signer import PadesLevel
 from evservice.signing._trust import load_certificates, to_asn1, trust_config, uses_development_key
-
-if TYPE_CHECKING:
-    from evservice.signing._pades import Attachment, PageBoxLike, PdfSignatureBox
 
 __all__ = [
     "DocumentSigner",
@@ -51,8 +49,6 @@ __all__ = [
     "signer_from_key",
     "signer_from_pkcs11",
 ]
-
-PadesLevel = Literal["B-B", "B-T", "B-LT"]
 
 XMLDSIG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 XMLDSIG_ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
@@ -108,11 +104,12 @@ def _hash(name: str) -> hashes.HashAlgorithm:
 
 @dataclass(frozen=True, eq=False)
 class DocumentSigner:
-    """One signing key, ready for many documents: XMLDSig and PAdES.
+    """One signing key, ready for many documents: a :class:`~._signer.Signer`.
 
     ``signer`` is pyHanko's own ``Signer``; ``certificate`` and ``chain`` are the
     ``cryptography`` views of the certificates; ``development`` says the key is
-    the throw-away development key.
+    the throw-away development key. Sign with
+    :func:`evservice.signing.sign_invoice_xml` and :func:`evservice.signing.sign_pdf`.
     """
 
     signer: Signer
@@ -169,11 +166,7 @@ class DocumentSigner:
     def raw_sign(self, data: bytes) -> bytes:
         """Sign ``data`` with SHA-256; the value encoded as XMLDSig wants (ECDSA as r||s)."""
         try:
-            with self._guard():
-                if isinstance(self.signer, LoadedKeySigner):
-                    value = self.signer.sign_raw(data, "sha256")
-                else:
-                    value = asyncio.run(self.signer.async_sign_raw(data, "sha256"))
+            value = self.cms_sign(data)
         except SigningError:
             raise
         except Exception as exc:
@@ -185,43 +178,15 @@ class DocumentSigner:
             return r.to_bytes(size, "big") + s.to_bytes(size, "big")
         return bytes(value)
 
-    def sign_xml(self, xml: bytes, *, signing_time: datetime) -> bytes:
-        """Add the seller's enveloped XMLDSig (``Id="seller"``) in ``DSCKS/NBan``."""
-        from evservice.signing._xmldsig import sign_invoice_xml
+    def cms_sign(self, data: bytes) -> bytes:
+        """Sign ``data`` with SHA-256 as CMS wants it (ECDSA DER-encoded); errors unwrapped."""
+        with self.guard():
+            if isinstance(self.signer, LoadedKeySigner):
+                return self.signer.sign_raw(data, "sha256")
+            return bytes(asyncio.run(self.signer.async_sign_raw(data, "sha256")))
 
-        return sign_invoice_xml(xml, self, signing_time=signing_time)
-
-    def sign_pdf(
-        self,
-        pdf: bytes,
-        *,
-        signing_time: datetime,
-        box: PdfSignatureBox | PageBoxLike | None = None,
-        embedded_xml: bytes | None = None,
-        xml_filename: str = "invoice.xml",
-        reason: str | None = None,
-        location: str | None = None,
-        attachments: Sequence[Attachment] = (),
-    ) -> bytes:
-        """PAdES-sign ``pdf`` at this signer's level, embedding ``embedded_xml`` first."""
-        from evservice.signing._pades import sign_pdf
-
-        return sign_pdf(
-            pdf,
-            self,
-            signing_time=signing_time,
-            box=box,
-            embedded_xml=embedded_xml,
-            xml_filename=xml_filename,
-            reason=reason,
-            location=location,
-            attachments=attachments,
-        )
-
-    def _guard(self) -> Any:
+    def guard(self) -> AbstractContextManager[Any]:
         """A lock around token operations (a PKCS#11 session is not thread-safe)."""
-        import contextlib
-
         return self._lock if self._serial else contextlib.nullcontext()
 
 

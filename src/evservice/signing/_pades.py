@@ -36,11 +36,11 @@ from pyhanko_certvalidator import ValidationContext
 
 from evservice.clock import VN_TZ, ensure_aware
 from evservice.errors import DocumentError, SigningError, TimestampError
-from evservice.signing._fastpades import FastAttachment, fast_sign_pdf, stamp_layout
+from evservice.signing._fastpades import FastAttachment, fast_sign_pdf
 from evservice.signing._trust import to_asn1
 
 if TYPE_CHECKING:
-    from evservice.signing._keys import DocumentSigner
+    from evservice.signing._signer import Signer
 
 __all__ = [
     "STAMP_TEXT",
@@ -88,9 +88,9 @@ class PdfSignatureBox:
 
 def _font_name() -> str:
     """The shipped DejaVu Sans, registered with reportlab once per process."""
-    from evservice import _fonts
+    from evservice.pdf import register_fonts  # loads reportlab: on first use only
 
-    return _fonts.register().regular
+    return register_fonts().regular
 
 
 def _stamp_pdf(text: str, width: float, height: float) -> bytes:
@@ -100,6 +100,8 @@ def _stamp_pdf(text: str, width: float, height: float) -> bytes:
     and imported by pyHanko as the signature's appearance.
     """
     from reportlab.pdfgen import canvas
+
+    from evservice.pdf import stamp_layout
 
     font = _font_name()
     out = BytesIO()
@@ -238,7 +240,7 @@ def _field_name(writer: IncrementalPdfFileWriter) -> str:
 
 def sign_pdf(
     pdf: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     signing_time: datetime,
     box: PdfSignatureBox | PageBoxLike | None = None,
@@ -297,7 +299,7 @@ def sign_pdf(
 
 def _sign_with_pyhanko(
     pdf: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     when: datetime,
     box: PdfSignatureBox | None,
@@ -360,7 +362,7 @@ def _sign_with_pyhanko(
             new_field_spec=spec,
             signing_time=when,
         )
-        with signer._guard():
+        with signer.guard():
             out = pdf_signer.sign_pdf(writer, bytes_reserved=signer.bytes_reserved)
     except TimestampRequestError as exc:
         raise TimestampError(f"the time-stamp authority failed: {exc}") from exc

@@ -49,7 +49,7 @@ from evservice.clock import VN_TZ, ensure_aware
 from evservice.errors import DocumentError, SigningError
 
 if TYPE_CHECKING:
-    from evservice.signing._keys import DocumentSigner
+    from evservice.signing._signer import Signer
 
 __all__ = [
     "C14N",
@@ -210,7 +210,7 @@ def _signing_time_text(when: datetime) -> str:
 
 def sign_invoice_xml(
     xml: bytes,
-    signer: DocumentSigner,
+    signer: Signer,
     *,
     signing_time: datetime,
     signature_id: str = "seller",

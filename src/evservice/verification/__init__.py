@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evservice._context import Context, resolve
 from evservice.errors import ValidationError
-from evservice.signing._trust import trust_config
+from evservice.signing import trust_config
 from evservice.verification._common import VerifyOptions as _VerifyOptions
 from evservice.verification._pdf import verify_pdf as _verify_pdf
 from evservice.verification._report import (

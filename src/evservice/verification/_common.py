@@ -13,8 +13,7 @@ from cryptography.x509.oid import NameOID
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
-from evservice.signing._devkeys import is_development_certificate
-from evservice.signing._trust import TrustConfig, to_asn1
+from evservice.signing import TrustConfig, is_development_certificate, to_asn1
 
 __all__ = [
     "VerifyOptions",

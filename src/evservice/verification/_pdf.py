@@ -40,9 +40,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from evservice.errors import DocumentError
-from evservice.signing._devkeys import is_development_certificate
-from evservice.signing._trust import to_asn1
-from evservice.signing._xmldsig import parse_xml
+from evservice.signing import is_development_certificate, parse_xml, to_asn1
 from evservice.verification._common import (
     VerifyOptions,
     anchor_name,
@@ -332,7 +330,7 @@ def _embedded(
             same_as_signed=same,
             problems=(*problems, str(exc)),
         )
-    from evservice.contracts._xml import NAMESPACE as CONTRACT_NAMESPACE
+    from evservice.contracts import CONTRACT_NAMESPACE
 
     if etree.QName(xml_root).namespace == CONTRACT_NAMESPACE:
         return EmbeddedXmlReport(
@@ -360,7 +358,7 @@ def _embedded(
 def _contract_checks(reader: PdfFileReader, xml: bytes) -> tuple[tuple[str, bool], ...]:
     """A sealed contract: its XML matches the XSD, and the shown PDF and the XML are the
     ones whose SHA-256 the evidence (and the consent codes) name."""
-    from evservice.contracts._xml import validate_contract_xml
+    from evservice.contracts import validate_contract_xml
 
     files = {_name(spec): spec for spec in _file_specs(reader.root)}
     checks: list[tuple[str, bool]] = []

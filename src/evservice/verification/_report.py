@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from evservice.signing._xmldsig import ReferenceCheck
+from evservice.signing import ReferenceCheck
 
 __all__ = [
     "EmbeddedXmlReport",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from lxml import etree
 
 from evservice.errors import DocumentError
-from evservice.signing._xmldsig import check_signature, find_signatures, parse_xml
+from evservice.signing import check_signature, find_signatures, parse_xml
 from evservice.verification._common import (
     VerifyOptions,
     certificate_valid_at,

@@ -11,13 +11,13 @@ same string widths (its ``stringWidth``), so every position on the page is
 what reportlab's canvas would draw.
 
 Text uses the shipped DejaVu faces through simple TrueType subsets
-(:mod:`evservice._pdffont`): each face's fixed subset (ASCII, every
+(:mod:`evservice.pdf._font`): each face's fixed subset (ASCII, every
 Vietnamese letter, the layout's punctuation) is made once per process and
 copied into every file; the characters a document uses beyond it go to
 subsets made for exactly those characters (cached per character set). A
 page lists each fixed subset among its font resources under the subset's tag
 (``/KEGCOD``, named after the font, not after the order of ``setFont``
-calls), so the signing step (:mod:`evservice.signing._fastpades`) can find
+calls), so the signing step (:mod:`evservice.pdf._update`) can find
 the regular face's font object on the page and draw the signature stamp with
 it instead of embedding another font.
 
@@ -43,9 +43,9 @@ from reportlab.lib.rl_accel import fp_str  # reportlab's number format: its canv
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 
-from evservice._pdffont import OutsideSubset, SimpleFont, charset_font, fixed_font
-from evservice._pdfsyntax import MARKER, pdf_date, pdf_text
 from evservice.errors import DocumentError
+from evservice.pdf._font import OutsideSubset, SimpleFont, charset_font, fixed_font
+from evservice.pdf._syntax import MARKER, pdf_date, pdf_text
 
 __all__ = ["PdfCanvas", "string_width"]
 
@@ -128,7 +128,7 @@ class PdfCanvas:
     catalog; ``created`` is written as both the creation and modification date
     (pass the document's own time: the output must not depend on the clock).
     Only TrueType fonts registered with reportlab can be set (the shipped
-    DejaVu faces, :func:`evservice._fonts.register`). :meth:`save` returns the
+    DejaVu faces, :func:`evservice.pdf._fonts.register`). :meth:`save` returns the
     file.
     """
 

@@ -17,23 +17,20 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 
-from evservice import _fonts
-from evservice._pdffont import fixed_font
-from evservice._pdfsyntax import MARKER
-from evservice._pdfwrite import PdfCanvas, string_width
 from evservice.invoices import render_invoice_pdf
+from evservice.pdf import MARKER, FontNames, PdfCanvas, fixed_font, register_fonts, string_width
 
 # The bench's baseline (the same page on reportlab's canvas) is what the tests compare with.
-sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
-sys.path.insert(0, str(Path(__file__).parent / "invoices"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "invoices"))
 from bench_invoice_documents import qr_arguments as _extra
 from bench_invoice_documents import reportlab_pdf as _reportlab_invoice
 from test_pdf import TIERS, make_invoice
 
 
 @pytest.fixture(scope="module")
-def fonts() -> _fonts.FontNames:
-    return _fonts.register()
+def fonts() -> FontNames:
+    return register_fonts()
 
 
 def _run(tool: str, *args: str, pdf: bytes) -> str:
@@ -124,8 +121,8 @@ def test_a_fresh_process_writes_the_same_bytes(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent / "invoices")!r})
-        sys.path.insert(0, {str(Path(__file__).parents[1] / "bench")!r})
+        sys.path.insert(0, {str(Path(__file__).parents[1] / "invoices")!r})
+        sys.path.insert(0, {str(Path(__file__).parents[2] / "bench")!r})
         from pathlib import Path
         from test_pdf import make_invoice
         from bench_invoice_documents import qr_arguments as _extra
@@ -138,8 +135,8 @@ def test_a_fresh_process_writes_the_same_bytes(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-c", script],
         check=True,
-        cwd=Path(__file__).parent,
-        env={"PYTHONPATH": str(Path(__file__).parent), "PATH": "/usr/bin:/bin"},
+        cwd=Path(__file__).parents[1],
+        env={"PYTHONPATH": str(Path(__file__).parents[1]), "PATH": "/usr/bin:/bin"},
     )
     assert target.read_bytes() == here
 
@@ -179,7 +176,7 @@ def test_the_file_opens_in_a_strict_reader_object_by_object() -> None:
     assert re.search(r"^Pages: +2$", _run("pdfinfo", pdf=pdf), re.M)
 
 
-def test_text_outside_the_fixed_subsets_reads_back_in_every_face(fonts: _fonts.FontNames) -> None:
+def test_text_outside_the_fixed_subsets_reads_back_in_every_face(fonts: FontNames) -> None:
     canvas = PdfCanvas(A4)
     lines = {
         fonts.regular: "Øster Straße 12, Ærø — Ωmega π≈3,14 (½) ✓",
@@ -201,7 +198,7 @@ def test_text_outside_the_fixed_subsets_reads_back_in_every_face(fonts: _fonts.F
     assert all(row.split()[-5:-2] == ["yes", "yes", "yes"] for row in rows)
 
 
-def test_more_than_255_other_characters_take_several_subsets(fonts: _fonts.FontNames) -> None:
+def test_more_than_255_other_characters_take_several_subsets(fonts: FontNames) -> None:
     face = getFont(fonts.regular).face
     chars = [chr(c) for c in range(0x370, 0x530) if c in face.charToGlyph and chr(c).isalpha()]
     assert len(chars) > 300
@@ -221,7 +218,7 @@ def test_more_than_255_other_characters_take_several_subsets(fonts: _fonts.FontN
 
 
 def test_characters_without_a_glyph_draw_as_notdef_and_keep_their_text(
-    fonts: _fonts.FontNames,
+    fonts: FontNames,
 ) -> None:
     """The font's empty box, measured as reportlab measures it; extraction gives the character."""
     face = getFont(fonts.regular).face
@@ -240,7 +237,7 @@ def test_characters_without_a_glyph_draw_as_notdef_and_keep_their_text(
     assert stringWidth("中", fonts.regular, 1000) == face.defaultWidth
 
 
-def test_strings_and_metadata_are_escaped(fonts: _fonts.FontNames) -> None:
+def test_strings_and_metadata_are_escaped(fonts: FontNames) -> None:
     canvas = PdfCanvas(A4, lang="vi-VN")
     canvas.setTitle("Hóa đơn (bản sao) \\ 01")
     canvas.setAuthor("A (b) \\ c")
@@ -256,7 +253,7 @@ def test_strings_and_metadata_are_escaped(fonts: _fonts.FontNames) -> None:
     assert b"/Subject (no escapes)" in pdf
 
 
-def test_each_page_lists_only_the_fonts_it_uses(fonts: _fonts.FontNames) -> None:
+def test_each_page_lists_only_the_fonts_it_uses(fonts: FontNames) -> None:
     canvas = PdfCanvas(A4)
     canvas.setFont(fonts.regular, 10)
     canvas.drawString(40, 700, "trang một")
@@ -278,7 +275,7 @@ def test_each_page_lists_only_the_fonts_it_uses(fonts: _fonts.FontNames) -> None
     assert sorted(n.split("+")[1] for n in names) == expected
 
 
-def test_the_graphics_state_is_tracked_through_save_and_restore(fonts: _fonts.FontNames) -> None:
+def test_the_graphics_state_is_tracked_through_save_and_restore(fonts: FontNames) -> None:
     """A colour or font set inside q/Q is forgotten after Q: it is set again when needed."""
     canvas = PdfCanvas((200, 200))
     canvas.setFont(fonts.regular, 10)
@@ -301,7 +298,7 @@ def test_the_graphics_state_is_tracked_through_save_and_restore(fonts: _fonts.Fo
     assert after.count(" rg") == 1
 
 
-def test_the_width_cache_gives_reportlabs_widths(fonts: _fonts.FontNames) -> None:
+def test_the_width_cache_gives_reportlabs_widths(fonts: FontNames) -> None:
     for name in (fonts.regular, fonts.bold, fonts.italic):
         for text in ("Tổng cộng tiền thanh toán", "Øster Ωmega 中", "", " (1.234.567) "):
             for size in (7, 8.5, 16):
@@ -310,7 +307,7 @@ def test_the_width_cache_gives_reportlabs_widths(fonts: _fonts.FontNames) -> Non
 
 
 def test_control_characters_and_lone_surrogates_do_not_break_the_file(
-    fonts: _fonts.FontNames,
+    fonts: FontNames,
 ) -> None:
     """Input the font cannot show (a JSON string may carry any of it) still makes a valid file."""
     canvas = PdfCanvas(A4)

@@ -61,8 +61,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evservice._pdfsyntax import pdf_number, pdf_stream
 from evservice.errors import DocumentError
+from evservice.pdf._syntax import pdf_number, pdf_stream
 
 __all__ = [
     "FIXED_CHARACTERS",

@@ -16,10 +16,17 @@ from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 from reportlab.pdfbase.ttfonts import TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
-from evservice import _fonts, _pdffont
-from evservice._pdffont import FIXED_CHARACTERS, SimpleFont, charset_font, fixed_font
-from evservice._pdfsyntax import pdf_number
-from evservice._pdfwrite import PdfCanvas
+from evservice.pdf import (
+    FIXED_CHARACTERS,
+    FontNames,
+    PdfCanvas,
+    SimpleFont,
+    charset_font,
+    fixed_font,
+    pdf_number,
+    register_fonts,
+)
+from evservice.pdf import _font as _pdffont
 
 ASCII = "".join(chr(c) for c in range(32, 127))
 # Outside the fixed subsets: Latin, Greek, Cyrillic, symbols; and two the fonts lack.
@@ -28,15 +35,15 @@ MISSING = "中\u0e01"
 
 
 @pytest.fixture(scope="module")
-def fonts() -> _fonts.FontNames:
-    return _fonts.register()
+def fonts() -> FontNames:
+    return register_fonts()
 
 
-def _faces(fonts: _fonts.FontNames) -> tuple[str, str, str]:
+def _faces(fonts: FontNames) -> tuple[str, str, str]:
     return (fonts.regular, fonts.bold, fonts.italic)
 
 
-def _draw(canvas: object, fonts: _fonts.FontNames, text: str) -> None:
+def _draw(canvas: object, fonts: FontNames, text: str) -> None:
     """``text`` in lines of 30 characters, in each face in turn."""
     for row, name in enumerate(_faces(fonts)):
         canvas.setFont(name, 11)  # type: ignore[attr-defined]
@@ -46,13 +53,13 @@ def _draw(canvas: object, fonts: _fonts.FontNames, text: str) -> None:
     canvas.showPage()  # type: ignore[attr-defined]
 
 
-def _ours(fonts: _fonts.FontNames, text: str) -> bytes:
+def _ours(fonts: FontNames, text: str) -> bytes:
     canvas = PdfCanvas(A4)
     _draw(canvas, fonts, text)
     return canvas.save()
 
 
-def _reportlabs(fonts: _fonts.FontNames, text: str) -> bytes:
+def _reportlabs(fonts: FontNames, text: str) -> bytes:
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1)
     _draw(canvas, fonts, text)
@@ -107,7 +114,7 @@ def _to_unicode(font: SimpleFont) -> dict[int, str]:
 
 
 def test_the_fixed_subset_holds_ascii_every_vietnamese_letter_and_the_punctuation(
-    fonts: _fonts.FontNames,
+    fonts: FontNames,
 ) -> None:
     font = fixed_font(fonts.regular)
     assert {c: font.codes[c] for c in ASCII} == {c: ord(c) for c in ASCII}  # readable strings
@@ -126,7 +133,7 @@ def test_the_fixed_subset_holds_ascii_every_vietnamese_letter_and_the_punctuatio
 
 
 def test_glyphs_are_reportlabs_pixel_for_pixel(
-    fonts: _fonts.FontNames, monkeypatch: pytest.MonkeyPatch
+    fonts: FontNames, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same text drawn by reportlab and by us renders to the same pixels, in every face.
 
@@ -162,7 +169,7 @@ def test_glyphs_are_reportlabs_pixel_for_pixel(
     )
 
 
-def test_the_programs_are_reportlabs_subsets_without_hinting(fonts: _fonts.FontNames) -> None:
+def test_the_programs_are_reportlabs_subsets_without_hinting(fonts: FontNames) -> None:
     """Same glyphs, outlines, advances and cmap as reportlab's subset; no hints, fewer tables."""
     for name in _faces(fonts):
         face = getFont(name).face
@@ -205,7 +212,7 @@ def test_the_programs_are_reportlabs_subsets_without_hinting(fonts: _fonts.FontN
             assert len(font.font_file) < 0.5 * len(zlib.compress(theirs_program, 9))
 
 
-def test_widths_are_reportlabs_string_widths(fonts: _fonts.FontNames) -> None:
+def test_widths_are_reportlabs_string_widths(fonts: FontNames) -> None:
     for name in _faces(fonts):
         face = getFont(name).face
         for font in (fixed_font(name), charset_font(name, frozenset(OUTSIDE + MISSING))):
@@ -221,14 +228,14 @@ def test_widths_are_reportlabs_string_widths(fonts: _fonts.FontNames) -> None:
             )
 
 
-def test_the_to_unicode_maps_give_back_every_character(fonts: _fonts.FontNames) -> None:
+def test_the_to_unicode_maps_give_back_every_character(fonts: FontNames) -> None:
     for name in _faces(fonts):
         for font in (fixed_font(name), charset_font(name, frozenset(OUTSIDE + MISSING))):
             assert font is not None
             assert _to_unicode(font) == {code: char for char, code in font.codes.items()}
 
 
-def test_pdftotext_reads_every_character_back(fonts: _fonts.FontNames) -> None:
+def test_pdftotext_reads_every_character_back(fonts: FontNames) -> None:
     text = ASCII + FIXED_CHARACTERS + OUTSIDE + MISSING
     out = subprocess.run(
         ["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"],
@@ -243,7 +250,7 @@ def test_pdftotext_reads_every_character_back(fonts: _fonts.FontNames) -> None:
 
 
 def test_pdffonts_lists_every_font_embedded_as_a_subset_with_unicode(
-    fonts: _fonts.FontNames,
+    fonts: FontNames,
 ) -> None:
     out = subprocess.run(
         ["pdffonts", "-"],
@@ -263,7 +270,7 @@ def test_pdffonts_lists_every_font_embedded_as_a_subset_with_unicode(
 
 
 def test_a_character_set_is_subset_once_and_the_cache_is_bounded(
-    fonts: _fonts.FontNames, monkeypatch: pytest.MonkeyPatch
+    fonts: FontNames, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chars = frozenset("Øster")
     first = charset_font(fonts.bold, chars)

@@ -1,8 +1,8 @@
 """PDF syntax shared by the PDF writers we own: numbers, strings, dates, streams, the marker.
 
-Used by the invoice writer (:mod:`evservice._pdfwrite`), the font subsets
-(:mod:`evservice._pdffont`) and the direct PAdES update
-(:mod:`evservice.signing._fastpades`), so that each piece of syntax is written
+Used by the invoice writer (:mod:`evservice.pdf._write`), the font subsets
+(:mod:`evservice.pdf._font`) and the direct PAdES update
+(:mod:`evservice.pdf._update`), so that each piece of syntax is written
 once.
 """
 
