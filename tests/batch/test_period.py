@@ -9,6 +9,7 @@ import pytest
 
 from evservice._context import Context
 from evservice.batch import last_finished_period
+from evservice.batch._run import NO_PAYEE_WARNING
 from evservice.errors import ValidationError
 
 from .test_run import batch_settings, good_rows, meter, run, write_csv
@@ -40,3 +41,16 @@ def test_an_open_month_is_refused_then_allowed_explicitly(
     early = [meter(f"E{i}", 100, 180, start="2026-10-02", end="2026-11-01") for i in range(2)]
     path = write_csv(tmp_path / "early.csv", early)
     assert run(sqlite_bctx, path, "2026-11", open_period=True).issued == 2
+
+
+def test_a_batch_without_a_payee_says_its_bills_have_no_payment_code(
+    sqlite_ctx: Context, tmp_path: Path
+) -> None:
+    settings = batch_settings(sqlite_ctx.settings, payee_bank_bin=None, payee_account=None)
+    ctx = Context(settings=settings, clock=sqlite_ctx.clock)
+    summary = run(ctx, write_csv(tmp_path / "in.csv", good_rows(1)))
+    assert summary.issued == 1
+    assert summary.warnings == (NO_PAYEE_WARNING,)
+    assert summary.to_dict()["warnings"] == [NO_PAYEE_WARNING]
+    with_payee = Context(settings=batch_settings(sqlite_ctx.settings), clock=sqlite_ctx.clock)
+    assert run(with_payee, write_csv(tmp_path / "in2.csv", good_rows(1, "P"))).warnings == ()

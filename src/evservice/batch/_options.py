@@ -77,7 +77,9 @@ class BatchSummary:
     previous run had issued for rows of this file; the totals cover both (the
     whole period of this file). ``anomalies``/``rejections`` list the first
     ``BatchOptions.listed`` of each; the counts are complete. ``workers`` is the
-    local pool's size, or the Dask cluster's worker threads.
+    local pool's size, or the Dask cluster's worker threads. ``warnings`` says what
+    the operator should know although nothing failed (bills issued without a
+    payment QR code because no payee is configured).
     """
 
     period: str
@@ -113,6 +115,7 @@ class BatchSummary:
     rejected_csv: Path
     summary_json: Path
     elapsed_seconds: float
+    warnings: tuple[str, ...] = ()
 
     @property
     def invoices_per_second(self) -> float:
@@ -176,6 +179,7 @@ class BatchSummary:
                 "rejected_csv": str(self.rejected_csv),
                 "summary_json": str(self.summary_json),
             },
+            "warnings": list(self.warnings),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "invoices_per_second": round(self.invoices_per_second, 2),
         }

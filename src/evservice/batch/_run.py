@@ -38,6 +38,7 @@ what the outbox holds. The result is a :class:`BatchSummary`, also written as
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import tempfile
@@ -58,7 +59,13 @@ from evservice.delivery import Channel, channel_from_settings, dispatch
 from evservice.errors import ValidationError
 from evservice.invoices import TariffBook, complete_pending, load_tariffs
 
-__all__ = ["run_batch"]
+__all__ = ["NO_PAYEE_WARNING", "run_batch"]
+
+#: Said in the summary of a batch run without a payee: its bills have no VietQR box.
+NO_PAYEE_WARNING = (
+    "no payment QR code on these bills: the payee is not configured "
+    "(set EVSERVICE_PAYEE_BANK_BIN and EVSERVICE_PAYEE_ACCOUNT)"
+)
 
 
 class _SeenKeys(MutableSet[tuple[str, str]]):
@@ -242,5 +249,7 @@ def run_batch(
         params, options, path, report_dir, ctx, rows, valid, completed, collect, log,
         deliveries, checkpoint.size, workers, time.perf_counter() - started,
     )  # fmt: skip
+    if not (ctx.settings.payee_bank_bin and ctx.settings.payee_account):
+        summary = dataclasses.replace(summary, warnings=(NO_PAYEE_WARNING,))
     write_atomically(summary.summary_json, summary.to_json().encode())
     return summary

@@ -145,6 +145,8 @@ def print_summary(summary: BatchSummary, console: Console) -> None:
         _row(head, "messages sent", f"{d.get('sent', 0)} (retrying {d.get('retrying', 0)}, "
              f"failed {d.get('failed', 0)})")  # fmt: skip
     console.print(head)
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     if summary.by_vat_rate:
         rates = Table(title="By VAT rate (VND)")
         for column in ("rate", "before tax", "tax", "payable"):

@@ -163,7 +163,7 @@ def draw_invoice(
 
     def closing_block(pen: _Pen) -> None:
         _totals(pen, invoice)
-        _signature_row(pen, 0, qr_lines if qr_payload else ())
+        _signature_row(pen, 0, qr_lines if qr_payload else (), with_qr=qr_payload is not None)
 
     closing = _measure(fonts, closing_block)
     table_top_first = TOP - first - HEADER_HEIGHT
@@ -196,7 +196,9 @@ def draw_invoice(
         _table_bottom(pen)
         if index == last:
             _totals(pen, invoice)
-            boxes = _signature_row(pen, index, qr_lines if qr_payload else ())
+            boxes = _signature_row(
+                pen, index, qr_lines if qr_payload else (), with_qr=qr_payload is not None
+            )
             if qr_payload is not None:
                 _draw_qr(canvas, qr_payload, boxes[0])
         _footer(pen, invoice, lookup_url, index + 1, len(pages))

@@ -303,7 +303,47 @@ def _first_header(pen: _Pen, invoice: Invoice) -> None:
             ],
             columns=[LEFT, LEFT + WIDTH * 0.55],
         )
+    _meter_block(pen, draft.extra)
     pen.y -= 8
+
+
+#: The meter reading an electricity bill states (``TTKhac`` fields the batch writes), so a
+#: customer can check the kWh from the page: (field, label). ``HeSoNhan`` (the register
+#: multiplier of a meter behind current transformers) is printed when a draft gives it.
+_METER_FIELDS = (
+    ("ChiSoCu", "Chỉ số cũ (Previous)"),
+    ("ChiSoMoi", "Chỉ số mới (Current)"),
+    ("HeSoNhan", "Hệ số nhân (Multiplier)"),
+    ("DienNangTieuThu", "Điện năng tiêu thụ (Used)"),
+    ("SoHo", "Số hộ (Households)"),
+)
+
+
+def _meter_block(pen: _Pen, extra: dict[str, str]) -> None:
+    """Meter id, reading period, old and new index, multiplier, kWh used, households."""
+    if not any(extra.get(name) for name in ("MaCongTo", "ChiSoCu", "ChiSoMoi")):
+        return
+    pen.y -= 3
+    pen.rule(dash=True)
+    head = []
+    if extra.get("MaCongTo"):
+        head.append(("Mã công tơ (Meter)", extra["MaCongTo"]))
+    if extra.get("TuNgay") and extra.get("DenNgay"):
+        head.append(("Kỳ ghi chỉ số (Reading period)", f"{extra['TuNgay']} - {extra['DenNgay']}"))
+    if head:
+        pen.pairs(head, columns=[LEFT, LEFT + WIDTH * 0.42][: len(head)])
+    values = []
+    for name, label in _METER_FIELDS:
+        value = extra.get(name)
+        if value:
+            unit = " kWh" if name == "DienNangTieuThu" else ""
+            values.append((label, f"{value}{unit}"))
+    if extra.get("QuayVongCongTo") == "1":
+        values.append(("Công tơ quay vòng (Rolled over)", "có"))
+    for start in range(0, len(values), 3):
+        chunk = values[start : start + 3]
+        columns = [LEFT, LEFT + WIDTH * 0.34, LEFT + WIDTH * 0.67]
+        pen.pairs(chunk, columns=columns[: len(chunk)])
 
 
 def _next_header(pen: _Pen, invoice: Invoice) -> None:
@@ -402,18 +442,27 @@ def _totals(pen: _Pen, invoice: Invoice) -> None:
 
 
 def _signature_row(
-    pen: _Pen, last_page: int, qr_lines: Sequence[str] = ()
+    pen: _Pen, last_page: int, qr_lines: Sequence[str] = (), *, with_qr: bool = True
 ) -> tuple[PageBox, PageBox]:
-    """Captions, the QR box (left, with ``qr_lines`` under it) and the seller's signature box."""
+    """Captions, the QR box (left, with ``qr_lines`` under it) and the seller's signature box.
+
+    Without a payment code (``with_qr`` false: no payee configured, nothing payable)
+    the QR's caption is left out too: a bill never shows an empty "scan to pay" box.
+    """
     fonts = pen.fonts
     top = pen.y - 6
     qr = PageBox(last_page, LEFT + 6, top - LEADING - 4 - QR_SIZE, QR_SIZE, QR_SIZE)
     buyer_x = LEFT + WIDTH * 0.40
     seller_x = RIGHT - SIGNATURE_WIDTH / 2 - 4
     pen.y = top - LEADING
-    pen.text(
-        qr.x + QR_SIZE / 2, "Quét mã để thanh toán", font=fonts.italic, size=SMALL, align="center"
-    )
+    if with_qr:
+        pen.text(
+            qr.x + QR_SIZE / 2,
+            "Quét mã để thanh toán",
+            font=fonts.italic,
+            size=SMALL,
+            align="center",
+        )
     pen.text(buyer_x, "Người mua hàng (Buyer)", font=fonts.bold, align="center")
     pen.text(seller_x, "Người bán hàng (Seller)", font=fonts.bold, align="center")
     pen.y -= LEADING

@@ -26,7 +26,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from evservice._pydantic import parse_model
 from evservice.errors import ValidationError
 from evservice.invoices._model import InvoiceLine, LineKind
-from evservice.money import MAX_AMOUNT, ZERO, Amount, VatRate, parse_vat_rate, round_dong
+from evservice.money import (
+    MAX_AMOUNT,
+    ZERO,
+    Amount,
+    VatRate,
+    format_vnd,
+    parse_vat_rate,
+    round_dong,
+)
 
 __all__ = [
     "CreditApplication",
@@ -35,6 +43,9 @@ __all__ = [
     "apply_credit",
     "bill_subscription",
 ]
+
+#: A daily rate (``DGia`` of a part month) keeps the 4 decimals a unit price may have.
+_DAILY_RATE_PLACES = Decimal("0.0001")
 
 _frozen = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -97,7 +108,11 @@ def bill_subscription(
 
     Both dates must lie in the same calendar month. A whole month is ``1 tháng``
     at the monthly fee; part of a month is ``days ngày`` with the amount
-    ``round_dong(fee x days / days_in_month)`` and the days in the line's name.
+    ``round_dong(fee x days / days_in_month)``, stated as the line's ``ThTien``. Its
+    unit price (``DGia``) is the daily rate ``fee / days_in_month`` to 4 decimals,
+    for reading; the amount is the formula rounded once, which the line's name
+    spells out (``165.000 đ/tháng × 8/30 ngày``), not the daily rate times the days
+    (that could differ by a dong).
     """
     plan = parse_model(SubscriptionPlan, plan, prefix="plan")
     if not isinstance(period_start, date) or not isinstance(period_end, date):
@@ -120,11 +135,13 @@ def bill_subscription(
             unit_price=plan.monthly_fee,
             vat_rate=plan.vat_rate,
         )
+    formula = f"{format_vnd(plan.monthly_fee)} đ/tháng × {days}/{month_days} ngày"
     return InvoiceLine(
-        name=f"{plan.name} ({days}/{month_days} ngày, {dates})",
+        name=f"{plan.name}: {formula} ({dates})",
         code=plan.code,
         unit="ngày",
         quantity=Decimal(days),
+        unit_price=(plan.monthly_fee / month_days).quantize(_DAILY_RATE_PLACES),
         amount=round_dong(plan.monthly_fee * days / month_days),
         vat_rate=plan.vat_rate,
     )
