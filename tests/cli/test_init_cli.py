@@ -65,3 +65,20 @@ def test_the_template_examples_are_valid_once_uncommented(workdir: Path) -> None
     from datetime import date
 
     assert validate_series_for_date(settings.invoice_series, date(2026, 12, 1)) == "C26TAA"
+
+
+def test_the_development_certificate_carries_the_configured_sellers_tax_code(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from evservice.config import get_settings
+
+    monkeypatch.setenv("EVSERVICE_SELLER_TAX_CODE", "0100101114")
+    get_settings.cache_clear()
+    code, _, _ = _run(capsys, "init")
+    assert code == 0
+    pem = (workdir / "data" / "keys" / "dev-signer.pem").read_bytes()
+    subject = x509.load_pem_x509_certificate(pem).subject
+    assert [a.value for a in subject.get_attributes_for_oid(NameOID.USER_ID)] == ["MST:0100101114"]

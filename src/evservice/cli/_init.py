@@ -54,7 +54,7 @@ ENV_TEMPLATE = """\
 """
 
 
-def _signing_key(ctx: Context, force: bool, tax_code: str) -> str:
+def _signing_key(ctx: Context, force: bool, tax_code: str | None) -> str:
     if not uses_development_key(ctx.settings):
         return "signing key: configured in the settings (no development key needed)"
     paths, created = init_dev_keys(ctx.settings, tax_code=tax_code, clock=ctx.clock, force=force)
@@ -66,7 +66,7 @@ def _signing_key(ctx: Context, force: bool, tax_code: str) -> str:
     )
 
 
-def _audit_key(ctx: Context, force: bool, tax_code: str) -> str:
+def _audit_key(ctx: Context, force: bool, tax_code: str | None) -> str:
     from evservice.audit import ensure_log_key, log_key_path, log_public_key_string
 
     ensure_log_key(ctx.settings)
@@ -76,7 +76,7 @@ def _audit_key(ctx: Context, force: bool, tax_code: str) -> str:
     )
 
 
-def _otp_key(ctx: Context, force: bool, tax_code: str) -> str:
+def _otp_key(ctx: Context, force: bool, tax_code: str | None) -> str:
     from evservice.otp import server_key
 
     server_key(ctx.settings)
@@ -85,7 +85,7 @@ def _otp_key(ctx: Context, force: bool, tax_code: str) -> str:
 
 
 #: (name, step). A step returns one line saying what it did.
-STEPS: list[tuple[str, Callable[[Context, bool, str], str]]] = [
+STEPS: list[tuple[str, Callable[[Context, bool, str | None], str]]] = [
     ("signing-key", _signing_key),
     ("audit-key", _audit_key),
     ("otp-key", _otp_key),
@@ -109,8 +109,12 @@ def init_command(
         bool, typer.Option("--force", help="Replace development keys (and --env) that exist.")
     ] = False,
     tax_code: Annotated[
-        str, typer.Option(help="Tax code (MST) for the development certificate's UID.")
-    ] = DEV_TAX_CODE,
+        str | None,
+        typer.Option(
+            help="Tax code (MST) for the development certificate's UID "
+            f"(default: EVSERVICE_SELLER_TAX_CODE, else {DEV_TAX_CODE})."
+        ),
+    ] = None,
     env: Annotated[
         Path | None,
         typer.Option(help="Write a settings template (seller, payee, series, store) here."),

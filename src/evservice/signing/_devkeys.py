@@ -158,7 +158,7 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 def init_dev_keys(
     settings: Settings,
     *,
-    tax_code: str = DEV_TAX_CODE,
+    tax_code: str | None = None,
     holder: str = "evservice development signer",
     clock: Clock | None = None,
     force: bool = False,
@@ -168,8 +168,11 @@ def init_dev_keys(
     Returns the paths and whether they were created now. ``force`` replaces an
     existing set (documents signed with the old one then no longer chain to the
     new root). The signer key is RSA-2048, as Vietnamese CAs issue them.
+    The certificate's ``UID=MST:`` is ``tax_code``, by default the configured
+    seller's (``EVSERVICE_SELLER_TAX_CODE``), else :data:`DEV_TAX_CODE`: a
+    verifier compares it with the seller's tax code in the invoice.
     """
-    tax_code = _mst.validate(tax_code, "tax_code")
+    tax_code = _mst.validate(tax_code or settings.seller_tax_code or DEV_TAX_CODE, "tax_code")
     paths = dev_key_paths(settings)
     now = (clock or SystemClock()).now()
     try:
