@@ -32,6 +32,7 @@ from evservice._files import write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
 from evservice.contracts._lifecycle import check_transition
+from evservice.contracts._link import portal_link
 from evservice.contracts._model import (
     Contract,
     ContractDraft,
@@ -43,7 +44,7 @@ from evservice.contracts._pdf import EvidenceRow, group_hex, render_contract_pdf
 from evservice.contracts._tables import ContractCounter, ContractRow, ContractSignerRow
 from evservice.contracts._xml import contract_to_xml
 from evservice.delivery import Attachment, Channel, channel_from_settings
-from evservice.errors import LifecycleError, NotFoundError, ValidationError
+from evservice.errors import DocumentChanged, LifecycleError, NotFoundError, ValidationError
 from evservice.otp import Challenge, VerifiedConsent, send_challenge
 from evservice.otp import verify as verify_code
 from evservice.store import insert_if_absent, transaction
@@ -439,6 +440,7 @@ def request_consent(
         attachments=attachments,
         ctx=ctx,
         on_created=_on_created,
+        link=lambda challenge: portal_link(challenge.id, ctx),
     )
     return ConsentRequest(
         contract_id=contract.id,
@@ -452,10 +454,18 @@ def request_consent(
 
 
 def confirm(
-    challenge_id: str, code: str, *, client: ClientInfo | None = None, ctx: Context | None = None
+    challenge_id: str,
+    code: str,
+    *,
+    client: ClientInfo | None = None,
+    document_sha256: str | None = None,
+    ctx: Context | None = None,
 ) -> Contract:
     """Accept a signer's code; when the last signer has signed, seal the contract.
 
+    ``document_sha256`` is the hash of the document the signer was shown (the
+    portal sends the one it displayed): when it is not the contract's current
+    document, :class:`DocumentChanged` is raised and no try is used.
     Raises the ConsentError family of the OTP (wrong, expired, used, locked,
     changed document) and LifecycleError when the contract moved on meanwhile
     (voided, or this challenge is not the signer's latest).
@@ -470,6 +480,10 @@ def confirm(
             raise NotFoundError(f"no contract waits for challenge {challenge_id!r}")
         row = _row(session, signer.contract_id)
     contract_id, role = row.id, SignerRole(signer.role)
+    if document_sha256 is not None and document_sha256.strip().lower() != row.shown_sha256:
+        raise DocumentChanged(
+            f"contract {row.number} is not the document shown; this code confirms nothing"
+        )
 
     def _on_confirmed(session: Session, consent: VerifiedConsent) -> None:
         row = _row(session, contract_id, lock=True)
