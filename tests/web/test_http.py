@@ -104,6 +104,8 @@ async def test_static_css_and_openapi(client: httpx.AsyncClient) -> None:
     css = await client.get("/static/portal.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == "max-age=3600"
+    assert (await client.get("/hoa-don")).headers["cache-control"] == "no-store"
     schema = (await client.get("/api/v1/openapi.json")).json()
     paths = set(schema["paths"])
     assert {

@@ -70,6 +70,8 @@ class SecurityHeaders:
 
     A response that sets its own ``content-security-policy`` (the framed PDF)
     keeps it and gets ``X-Frame-Options: SAMEORIGIN`` instead of ``DENY``.
+    Pages are ``no-store`` (they show a person's invoice or contract); the
+    stylesheet may be cached for an hour.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -90,7 +92,8 @@ class SecurityHeaders:
                     headers.append((b"content-security-policy", PAGE_CSP.encode()))
                     headers.append((b"x-frame-options", b"DENY"))
                 if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
+                    static = scope["path"].startswith("/static/")
+                    headers.append((b"cache-control", b"max-age=3600" if static else b"no-store"))
                 headers.extend(_COMMON)
                 message["headers"] = headers
             await send(message)
