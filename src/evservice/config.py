@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     otp_max_sends_per_recipient: int = 10
     otp_max_sends_per_subject: int = 10
 
+    # -- customer portal (evservice serve) -------------------------------------
+    portal_url: str | None = Field(
+        default="http://127.0.0.1:8000/",
+        description="Base URL of the customer portal; OTP messages link to the signing page "
+        "there. Empty: messages carry no link.",
+    )
+    portal_link_ttl_seconds: int = Field(
+        default=86400, ge=300, description="How long the signed link in an OTP message works."
+    )
+
     # -- delivery --------------------------------------------------------------
     delivery_channel: Literal["outbox", "smtp", "sms-webhook", "sms-twilio"] = "outbox"
     smtp_host: str = "127.0.0.1"

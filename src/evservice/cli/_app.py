@@ -35,6 +35,7 @@ _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_invoice", "invoice", "invoices"),
     ("_outbox", "outbox", None),
     ("_qr", "qr", None),
+    ("_serve", None, None),
     ("_verify", None, None),
 ]
 

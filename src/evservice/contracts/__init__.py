@@ -6,10 +6,14 @@ against the shipped ``contract.xsd``. :func:`request_consent` sends the next
 signer a code bound to the SHA-256 of the exact PDF shown; :func:`confirm`
 accepts it; after the customer and then the provider's representative have
 confirmed, :func:`seal` appends the evidence page and the provider's PAdES
-seal. Every transition is checked (:data:`ALLOWED`) and audited.
+seal. Every transition is checked (:data:`ALLOWED`) and audited. The OTP
+message links to the signer's page on the customer portal (:func:`portal_link`);
+the portal finds the contract with :func:`for_challenge` and sends the code
+again with :func:`resend_consent`.
 """
 
 from evservice.contracts._lifecycle import ALLOWED, check_transition
+from evservice.contracts._link import portal_link
 from evservice.contracts._model import (
     Contract,
     ContractDraft,
@@ -23,6 +27,7 @@ from evservice.contracts._model import (
     format_contract_number,
     validate_contract_number,
 )
+from evservice.contracts._portal import for_challenge, resend_consent
 from evservice.contracts._service import (
     ClientInfo,
     ConsentRequest,
@@ -65,11 +70,14 @@ __all__ = [
     "create",
     "decline",
     "expire_stale",
+    "for_challenge",
     "format_contract_number",
     "get",
     "paths",
+    "portal_link",
     "render_clauses",
     "request_consent",
+    "resend_consent",
     "seal",
     "signers",
     "validate_contract_number",

@@ -31,7 +31,9 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
+from evservice.contracts._evidence import evidence_of
 from evservice.contracts._lifecycle import check_transition
+from evservice.contracts._link import portal_link
 from evservice.contracts._model import (
     Contract,
     ContractDraft,
@@ -39,11 +41,11 @@ from evservice.contracts._model import (
     SignerRole,
     format_contract_number,
 )
-from evservice.contracts._pdf import EvidenceRow, group_hex, render_contract_pdf
+from evservice.contracts._pdf import render_contract_pdf
 from evservice.contracts._tables import ContractCounter, ContractRow, ContractSignerRow
 from evservice.contracts._xml import contract_to_xml
 from evservice.delivery import Attachment, Channel, channel_from_settings
-from evservice.errors import LifecycleError, NotFoundError, ValidationError
+from evservice.errors import DocumentChanged, LifecycleError, NotFoundError, ValidationError
 from evservice.otp import Challenge, VerifiedConsent, send_challenge
 from evservice.otp import verify as verify_code
 from evservice.store import insert_if_absent, transaction
@@ -378,7 +380,9 @@ def request_consent(
 
     The customer gets it by ``sms`` or ``email`` (an e-mail carries the PDF);
     once the customer has consented, the same call sends the representative's
-    code by e-mail. ``delivery`` defaults to what the settings configure.
+    code by e-mail. ``delivery`` defaults to what the settings configure. The
+    message links to the signer's page on the customer portal (:func:`portal_link`,
+    when ``settings.portal_url`` is set).
     """
     ctx = resolve(ctx)
     if channel not in ("sms", "email"):
@@ -439,6 +443,7 @@ def request_consent(
         attachments=attachments,
         ctx=ctx,
         on_created=_on_created,
+        link=lambda challenge: portal_link(challenge.id, ctx),
     )
     return ConsentRequest(
         contract_id=contract.id,
@@ -452,10 +457,18 @@ def request_consent(
 
 
 def confirm(
-    challenge_id: str, code: str, *, client: ClientInfo | None = None, ctx: Context | None = None
+    challenge_id: str,
+    code: str,
+    *,
+    client: ClientInfo | None = None,
+    document_sha256: str | None = None,
+    ctx: Context | None = None,
 ) -> Contract:
     """Accept a signer's code; when the last signer has signed, seal the contract.
 
+    ``document_sha256`` is the hash of the document the signer was shown (the
+    portal sends the one it displayed): when it is not the contract's current
+    document, :class:`DocumentChanged` is raised and no try is used.
     Raises the ConsentError family of the OTP (wrong, expired, used, locked,
     changed document) and LifecycleError when the contract moved on meanwhile
     (voided, or this challenge is not the signer's latest).
@@ -470,6 +483,10 @@ def confirm(
             raise NotFoundError(f"no contract waits for challenge {challenge_id!r}")
         row = _row(session, signer.contract_id)
     contract_id, role = row.id, SignerRole(signer.role)
+    if document_sha256 is not None and document_sha256.strip().lower() != row.shown_sha256:
+        raise DocumentChanged(
+            f"contract {row.number} is not the document shown; this code confirms nothing"
+        )
 
     def _on_confirmed(session: Session, consent: VerifiedConsent) -> None:
         row = _row(session, contract_id, lock=True)
@@ -513,60 +530,6 @@ def confirm(
 # -- sealing -------------------------------------------------------------------------------
 
 
-def _evidence(
-    row: ContractRow, rows: Sequence[ContractSignerRow]
-) -> tuple[list[EvidenceRow], dict[str, Any]]:
-    table = [
-        EvidenceRow("Số hợp đồng", row.number),
-        EvidenceRow("SHA-256 văn bản đã hiển thị (shown.pdf)", group_hex(row.shown_sha256 or "")),
-        EvidenceRow("SHA-256 nội dung hợp đồng (contract.xml)", group_hex(row.xml_sha256 or "")),
-    ]
-    data: dict[str, Any] = {
-        "contract": row.number,
-        "document_sha256": row.shown_sha256,
-        "xml_sha256": row.xml_sha256,
-        "signers": [],
-    }
-    for s in rows:
-        role = "Khách hàng (Bên B)" if s.role == SignerRole.CUSTOMER else "Đại diện Bên A"
-        table += [
-            EvidenceRow(f"{role}", s.name),
-            EvidenceRow(
-                "Kênh và nơi nhận mã", f"{(s.channel or '').upper()} {s.destination_masked or ''}"
-            ),
-            EvidenceRow("Gửi mã lúc", _when(s.sent_at)),
-            EvidenceRow("Xác nhận lúc", _when(s.signed_at)),
-            EvidenceRow("Địa chỉ IP, trình duyệt", f"{s.client_ip or '-'}; {s.user_agent or '-'}"),
-            EvidenceRow("Mã phiên xác thực", s.challenge_id or "-"),
-            EvidenceRow("Sự kiện nhật ký (chỉ số)", s.audit_event_ids or "-"),
-        ]
-        data["signers"].append(
-            {
-                "role": s.role,
-                "name": s.name,
-                "channel": s.channel,
-                "destination": s.destination_masked,
-                "challenge_id": s.challenge_id,
-                "sent_at": _iso(s.sent_at),
-                "signed_at": _iso(s.signed_at),
-                "client_ip": s.client_ip,
-                "user_agent": s.user_agent,
-                "audit_events": [int(i) for i in (s.audit_event_ids or "").split(",") if i],
-            }
-        )
-    return table, data
-
-
-def _when(value: datetime | None) -> str:
-    from evservice.clock import VN_TZ
-
-    return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S (GMT+7)") if value else "-"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def seal(key: str, *, ctx: Context | None = None) -> Contract:
     """Add the evidence page and seal the final PDF with the provider's PAdES signature.
 
@@ -583,7 +546,7 @@ def seal(key: str, *, ctx: Context | None = None) -> Contract:
     if contract.status is _S.SEALED:
         return contract
     check_transition(contract.status, _S.SEALED)
-    table, evidence = _evidence(row, rows)
+    table, evidence = evidence_of(row, rows)
     where = paths(contract, ctx)
     shown = where["shown_pdf"].read_bytes()
     if hashlib.sha256(shown).hexdigest() != row.shown_sha256:

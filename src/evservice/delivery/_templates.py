@@ -133,6 +133,14 @@ def sms_text(text: str, *, field: str = "text") -> str:
     return folded
 
 
+def _link(link: str | None) -> str | None:
+    if link is None:
+        return None
+    if not isinstance(link, str) or not re.fullmatch(r"https?://[!-~]{1,200}", link):
+        raise ValidationError("link", "must be an http(s) URL of printable ASCII, at most 200")
+    return link
+
+
 def _check_code(code: str) -> str:
     if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise ValidationError("code", "must be 4-10 digits")
@@ -147,10 +155,13 @@ def otp_sms(
     purpose: str = "contract.sign",
     ttl_seconds: int = 300,
     locale: str = "vi",
+    link: str | None = None,
 ) -> Message:
     """The OTP SMS, e.g. ``Ma OTP ky hop dong HD2026-000123: 123456. Het han sau 5 phut. ...``.
 
-    The message is marked ``sensitive``: it carries the code.
+    ``link`` (the signed page of the challenge on the customer portal) is added
+    when the text still fits one SMS with it, and left out otherwise. The
+    message is marked ``sensitive``: it carries the code.
     """
     loc = _locale(locale)
     values = {
@@ -158,8 +169,15 @@ def otp_sms(
         "label": _label(document_label, "document_label"),
         "code": _check_code(code),
         "minutes": _minutes(ttl_seconds),
+        "link": _link(link),
     }
-    text = sms_text(_render(f"otp_sms.{loc}.txt.j2", **values), field="document_label")
+    name = f"otp_sms.{loc}.txt.j2"
+    try:
+        text = sms_text(_render(name, **values), field="link")
+    except ValidationError:
+        if not link:
+            raise
+        text = sms_text(_render(name, **{**values, "link": None}), field="document_label")
     return Message(
         to=to, text=text, kind="sms", tags={"template": "otp", "purpose": purpose}, sensitive=True
     )
@@ -175,11 +193,13 @@ def otp_email(
     ttl_seconds: int = 300,
     locale: str = "vi",
     attachments: Sequence[Attachment | tuple[str, str, bytes]] = (),
+    link: str | None = None,
 ) -> Message:
     """The OTP e-mail (text and HTML), with the document (e.g. the contract PDF) attached.
 
     The body names the document's SHA-256 so the customer can see which exact
-    document the code confirms. The code is not in the subject.
+    document the code confirms, and ``link`` (the challenge's signed page on
+    the customer portal) when given. The code is not in the subject.
     """
     loc = _locale(locale)
     action = _action(purpose, loc)
@@ -193,6 +213,7 @@ def otp_email(
         "document_sha256": document_sha256,
         "attached": bool(attachments),
         "subject": subject,
+        "link": _link(link),
     }
     return Message(
         to=to,

@@ -10,6 +10,7 @@ from evservice.invoices._documents import (
     complete_pending,
     ensure_documents,
     ensure_many_documents,
+    payment_code,
     render_documents,
     render_to,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "next_number",
     "next_numbers",
     "parse_invoice_xml",
+    "payment_code",
     "price_meter_reading",
     "price_reading",
     "record_invoice",

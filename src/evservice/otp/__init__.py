@@ -6,7 +6,9 @@ five minutes, for the same document hash, with at most five wrong tries;
 :func:`resend` gives a fresh code after a cooldown, within caps and per
 recipient / per document rate limits. :func:`send_challenge` and
 :func:`resend_challenge` do the same and deliver the code through a
-:class:`~evservice.delivery.Channel`. A successful :func:`verify` returns a
+:class:`~evservice.delivery.Channel`; :func:`link_token` signs the expiring
+link to the challenge's page on the customer portal that the message carries.
+A successful :func:`verify` returns a
 :class:`VerifiedConsent` whose :meth:`~VerifiedConsent.evidence` is what the
 evidence page and the audit log carry.
 
@@ -28,6 +30,7 @@ from evservice.otp._challenge import (
     verify,
 )
 from evservice.otp._key import server_key
+from evservice.otp._link import derive_key, link_token, open_link_token
 from evservice.otp._policy import OtpPolicy
 from evservice.otp._send import OTP_RETRY, resend_challenge, send_challenge
 
@@ -40,8 +43,11 @@ __all__ = [
     "OtpPolicy",
     "VerifiedConsent",
     "create_challenge",
+    "derive_key",
     "get_challenge",
+    "link_token",
     "mark_undelivered",
+    "open_link_token",
     "resend",
     "resend_challenge",
     "send_challenge",

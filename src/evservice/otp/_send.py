@@ -42,6 +42,8 @@ __all__ = ["OTP_RETRY", "resend_challenge", "send_challenge"]
 OTP_RETRY = RetryPolicy(attempts=3, base_delay=0.5, factor=2.0, max_delay=2.0)
 
 AttachmentLike = Attachment | tuple[str, str, bytes]
+#: Builds the link the message carries to the challenge's page (or None for no link).
+LinkBuilder = Callable[[Challenge], str | None]
 
 
 def _label_of(subject: str) -> str:
@@ -65,7 +67,7 @@ class _OtpMessage:
     locale: str
     attachments: Sequence[AttachmentLike] = ()
 
-    def render(self, code: str) -> Message:
+    def render(self, code: str, link: str | None = None) -> Message:
         if self.kind == "sms":
             return otp_sms(
                 to=self.destination,
@@ -74,6 +76,7 @@ class _OtpMessage:
                 purpose=self.purpose,
                 ttl_seconds=self.ttl_seconds,
                 locale=self.locale,
+                link=link,
             )
         return otp_email(
             to=self.destination,
@@ -84,6 +87,7 @@ class _OtpMessage:
             ttl_seconds=self.ttl_seconds,
             locale=self.locale,
             attachments=self.attachments,
+            link=link,
         )
 
     def check(self) -> None:
@@ -125,6 +129,7 @@ def send_challenge(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_created: ChallengeHook | None = None,
+    link: LinkBuilder | None = None,
 ) -> Challenge:
     """Open a challenge for ``subject`` and send its code by ``kind`` (``sms``/``email``).
 
@@ -135,7 +140,8 @@ def send_challenge(
     is ``document_sha256``. The message is checked before the challenge is
     created, so a label too long for one SMS costs no send. ``on_created``
     runs in the transaction that creates the challenge, before the send (see
-    :func:`create_challenge`).
+    :func:`create_challenge`). ``link(challenge)`` gives the address of the
+    challenge's page that the message carries (see :func:`link_token`).
     """
     ctx = resolve(ctx)
     policy = OtpPolicy.from_settings(ctx.settings)
@@ -160,7 +166,9 @@ def send_challenge(
         policy=policy,
         on_created=on_created,
     )
-    _deliver(ctx, challenge, text.render(code), channel, retry, sleep)
+    _deliver(
+        ctx, challenge, text.render(code, link(challenge) if link else None), channel, retry, sleep
+    )
     return challenge
 
 
@@ -176,6 +184,7 @@ def resend_challenge(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_resent: ChallengeHook | None = None,
+    link: LinkBuilder | None = None,
 ) -> Challenge:
     """Send a fresh code for ``challenge_id`` to ``destination`` (which must be its own)."""
     ctx = resolve(ctx)
@@ -195,5 +204,7 @@ def resend_challenge(
     challenge, code = resend(
         challenge_id, ctx, destination=destination, policy=policy, on_resent=on_resent
     )
-    _deliver(ctx, challenge, text.render(code), channel, retry, sleep)
+    _deliver(
+        ctx, challenge, text.render(code, link(challenge) if link else None), channel, retry, sleep
+    )
     return challenge
