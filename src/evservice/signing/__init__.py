@@ -8,10 +8,12 @@ pyHanko directly if you like). The XML and PDF signers take any
 ``DSCKS/NBan``; ``sign_pdf(pdf, signer, ...)`` adds a PAdES signature (B-B, B-T
 or B-LT) with the signed XML attached. Verification lives in
 :mod:`evservice.verification`; it reads signatures with ``find_signatures``,
-``check_signature`` and ``parse_xml`` and judges certificates with the trust
-helpers (``trust_config``, ``to_asn1``, ``is_development_certificate``) here.
+``check_signature``, ``parse_xml``, ``check_xml_limits`` and ``canonical_subset``, and
+judges certificates with the trust helpers (``trust_config``, ``to_asn1``,
+``is_development_certificate``) here.
 """
 
+from evservice.signing._c14n import check_xml_limits
 from evservice.signing._devkeys import (
     DEV_MARKER,
     DEV_TAX_CODE,
@@ -32,14 +34,14 @@ from evservice.signing._keys import (
 from evservice.signing._pades import PdfSignatureBox, sign_pdf
 from evservice.signing._signer import PadesLevel, Signer
 from evservice.signing._trust import TrustConfig, to_asn1, trust_config, uses_development_key
-from evservice.signing._xmldsig import (
+from evservice.signing._xmlcheck import (
     ReferenceCheck,
     XmlSignatureCheck,
+    canonical_subset,
     check_signature,
     find_signatures,
-    parse_xml,
-    sign_invoice_xml,
 )
+from evservice.signing._xmldsig import parse_xml, sign_invoice_xml
 
 __all__ = [
     "DEV_MARKER",
@@ -53,7 +55,9 @@ __all__ = [
     "Signer",
     "TrustConfig",
     "XmlSignatureCheck",
+    "canonical_subset",
     "check_signature",
+    "check_xml_limits",
     "clear_signer_cache",
     "dev_key_paths",
     "find_signatures",
