@@ -77,6 +77,9 @@ class ParsedInvoice(BaseModel):
     provider_tax_code: str | None  # MSTTCGP
     tax_authority_code: str | None  # MCCQT, on invoices coded by the tax authority
     seller_signed: bool  # DSCKS/NBan holds a Signature element
+    #: Mandatory TToan fields the document lacks (XML paths), read with ``strict=False``
+    #: only; their places in ``totals`` / ``amount_in_words`` hold 0 / "" stand-ins.
+    missing: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -92,6 +95,9 @@ class ParsedInvoice(BaseModel):
         """
         computed = self.draft.totals()
         stated = self.totals
+        absent = {path.rpartition(".")[2] for path in self.missing}
+        if "TToan" in absent:
+            return []
         problems = [
             tag
             for tag, a, b in (
@@ -100,7 +106,7 @@ class ParsedInvoice(BaseModel):
                 ("TTCKTMai", stated.trade_discount, computed.trade_discount),
                 ("TgTTTBSo", stated.payable, computed.payable),
             )
-            if a != b
+            if a != b and tag not in absent
         ]
         mine = {group.rate: group for group in computed.by_rate}
         theirs = {group.rate: group for group in stated.by_rate}
@@ -385,14 +391,30 @@ def _related(element: etree._Element | None) -> RelatedInvoice | None:
     return _xml_model(RelatedInvoice, data, path, _RELATED_NAMES)
 
 
-def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
+def _stated_totals(
+    element: etree._Element | None, missing: list[str] | None = None
+) -> tuple[Totals, str]:
+    """``TToan`` as stated. With ``missing`` (non-strict), an absent mandatory total is
+    named there and stands as 0 (and an absent ``TgTTTBChu`` as "") instead of raising."""
     path = "NDHDon.TToan"
     if element is None:
-        raise ValidationError(path, "is missing")
+        if missing is None:
+            raise ValidationError(path, "is missing")
+        missing.append(path)
+        element = etree.Element("TToan")
 
     fields = _fields(element)
 
+    def present(tag: str) -> bool:
+        if missing is None or _text(fields, tag) is not None:
+            return True
+        if path not in missing:  # the whole TToan missing is one finding
+            missing.append(f"{path}.{tag}")
+        return False
+
     def amount(tag: str, *, required: bool = True) -> Decimal:
+        if required and not present(tag):
+            return ZERO
         text = _required(fields, tag, path) if required else _text(fields, tag)
         value = _decimal(text, f"{path}.{tag}")
         return ZERO if value is None else value
@@ -414,7 +436,7 @@ def _stated_totals(element: etree._Element | None) -> tuple[Totals, str]:
         trade_discount=amount("TTCKTMai", required=False),
         payable=amount("TgTTTBSo"),
     )
-    return totals, _required(fields, "TgTTTBChu", path)
+    return totals, _required(fields, "TgTTTBChu", path) if present("TgTTTBChu") else ""
 
 
 def _parse_tree(data: bytes) -> etree._Element:
@@ -454,12 +476,15 @@ def _parse_tree(data: bytes) -> etree._Element:
     raise DocumentError(f"the root element is {_local(root)!r}, not HDon")
 
 
-def parse_invoice_xml(data: bytes) -> ParsedInvoice:
+def parse_invoice_xml(data: bytes, *, strict: bool = True) -> ParsedInvoice:
     """Read an invoice in the tax authority's XML format (ours or another issuer's).
 
     Malformed or unsafe input raises :class:`DocumentError`; a missing or invalid
     mandatory field raises :class:`ValidationError` naming its XML path
-    (``TTChung.KHHDon``, ``NDHDon.DSHHDVu.HHDVu[3].TSuat``).
+    (``TTChung.KHHDon``, ``NDHDon.DSHHDVu.HHDVu[3].TSuat``). With ``strict=False``
+    (what a verifier of other issuers' files wants) missing totals (``TToan``,
+    ``TgTCThue``, ``TgTThue``, ``TgTTTBSo``, ``TgTTTBChu``) do not refuse the document:
+    they are listed in ``missing``; anything else still raises.
     """
     root = _parse_tree(data)
     body = _child(root, "DLHDon")
@@ -517,7 +542,8 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
     draft_data["buyer"] = _xml_model(Buyer, buyer_data, "NDHDon.NMua", _PARTY_NAMES)
     lines, line_amounts = _lines(_child(content, "DSHHDVu"))
     draft_data["lines"] = lines
-    totals, in_words = _stated_totals(_child(content, "TToan"))
+    missing: list[str] | None = None if strict else []
+    totals, in_words = _stated_totals(_child(content, "TToan"), missing)
 
     draft = _xml_model(InvoiceDraft, draft_data, "", _DRAFT_NAMES)
     if not 1 <= number <= 99_999_999:
@@ -539,6 +565,7 @@ def parse_invoice_xml(data: bytes) -> ParsedInvoice:
         provider_tax_code=head.get("MSTTCGP"),
         tax_authority_code=((code.text or "").strip() or None) if code is not None else None,
         seller_signed=signed,
+        missing=tuple(missing or ()),
     )
 
 
