@@ -1,10 +1,13 @@
 """Offline verification of signed invoices: our PDFs and XMLs, and other issuers' XML.
 
 ``verify(path_or_bytes)`` returns a :class:`VerificationReport` and never raises
-for a document that is merely invalid (tampered, untrusted, unreadable): what is
-wrong is in the report. Trust comes only from the configured roots
-(``settings.trust_roots``, plus the development root in development mode); no
-network is used.
+for a document, however damaged (tampered, untrusted, unreadable, a broken embedded
+certificate, a tree past the size limits): what is wrong is in the report. Each
+signature gets a cryptographic, a policy and a trust result of its own; for invoice XML
+the report also says what no signature covers and gives the invoice's values as read
+from the signed bytes only (:class:`SignedContentReport`). Trust comes only from the
+configured roots (``settings.trust_roots``, plus the development root in development
+mode); no network is used.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from evservice.verification._pdf import verify_pdf as _verify_pdf
 from evservice.verification._report import (
     EmbeddedXmlReport,
     SignatureReport,
+    SignedContentReport,
     TimestampReport,
     TotalsCheck,
     VerificationReport,
@@ -30,6 +34,7 @@ from evservice.verification._xml import verify_xml as _verify_xml
 __all__ = [
     "EmbeddedXmlReport",
     "SignatureReport",
+    "SignedContentReport",
     "TimestampReport",
     "TotalsCheck",
     "VerificationReport",
@@ -57,10 +62,11 @@ def verify(
 ) -> VerificationReport:
     """Verify every signature in a PDF or XML file (a path, or the bytes themselves).
 
-    ``allow_legacy`` overrides ``settings.allow_legacy_algorithms`` (accept
-    RSA-SHA1 XML signatures of older invoices); ``trust_roots`` adds roots to the
-    configured ones. Raises :class:`~evservice.errors.ValidationError` only when
-    ``source`` is not a readable file.
+    ``allow_legacy`` overrides ``settings.allow_legacy_algorithms`` (accept SHA-1
+    and RSA keys under 2048 bits, as older invoices use); ``trust_roots`` adds roots to
+    the configured ones. Raises :class:`~evservice.errors.ValidationError` only when
+    ``source`` is not a readable file (and a configuration error for an unreadable
+    configured root); any document gives a report.
     """
     context = resolve(ctx)
     if isinstance(source, bytes):
@@ -81,10 +87,18 @@ def verify(
         moment=context.clock.now(),
     )
     kind = _kind(data)
-    if kind == "pdf":
-        return _verify_pdf(data, label, options)
-    if kind == "xml":
-        return _verify_xml(data, label, options)
+    try:
+        if kind == "pdf":
+            return _verify_pdf(data, label, options)
+        if kind == "xml":
+            return _verify_xml(data, label, options)
+    except Exception as exc:  # the promise: a report for any document, never a traceback
+        return VerificationReport(
+            source=label,
+            kind="pdf" if kind == "pdf" else "xml",
+            problems=(f"the document cannot be examined: {type(exc).__name__}: {exc}",),
+            checked_at=options.moment,
+        )
     return VerificationReport(
         source=label,
         kind="unknown",

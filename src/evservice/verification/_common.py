@@ -16,14 +16,20 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError,
 from evservice.signing import TrustConfig, is_development_certificate, to_asn1
 
 __all__ = [
+    "MIN_RSA_BITS",
     "VerifyOptions",
     "anchor_name",
     "certificate_valid_at",
     "chain_trust",
     "common_name",
+    "describe_certificate",
     "tax_code_of",
     "validation_context",
+    "weak_key_problem",
 ]
+
+#: RSA keys shorter than this are legacy, like SHA-1 (NIST SP 800-131A: 2048 since 2014).
+MIN_RSA_BITS = 2048
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,35 @@ def tax_code_of(cert: x509.Certificate) -> str | None:
     return None
 
 
+def describe_certificate(
+    cert: x509.Certificate | None,
+) -> tuple[str | None, str | None, str | None]:
+    """(signer's common name, subject, tax code), None where a damaged name cannot be read."""
+    if cert is None:
+        return None, None, None
+    try:
+        return common_name(cert), cert.subject.rfc4514_string(), tax_code_of(cert)
+    except (ValueError, UnicodeError):
+        return None, None, None
+
+
+def weak_key_problem(key_type: str | None, bits: int | None) -> str | None:
+    """The policy problem of a key too short to accept (RSA under 2048 bits), if any."""
+    if key_type == "RSA" and bits is not None and bits < MIN_RSA_BITS:
+        return (
+            f"RSA key of {bits} bits (under {MIN_RSA_BITS}): not accepted unless legacy "
+            "algorithms are allowed"
+        )
+    return None
+
+
 def certificate_valid_at(cert: x509.Certificate, when: datetime | None) -> bool | None:
     if when is None:
         return None
-    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+    try:
+        return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+    except ValueError:
+        return False
 
 
 def validation_context(
@@ -75,7 +106,22 @@ def chain_trust(
     trust: TrustConfig,
     moment: datetime,
 ) -> tuple[bool, str, bool]:
-    """(trusted, detail, development) for ``cert`` at ``moment`` against the roots."""
+    """(trusted, detail, development) for ``cert`` at ``moment`` against the roots.
+
+    Never raises: a certificate too damaged to validate is simply not trusted.
+    """
+    try:
+        return _chain_trust(cert, others, trust, moment)
+    except Exception as exc:  # asn1crypto / certvalidator raise many kinds on damaged DER
+        return False, f"the certificate cannot be validated: {type(exc).__name__}", False
+
+
+def _chain_trust(
+    cert: x509.Certificate,
+    others: Sequence[x509.Certificate],
+    trust: TrustConfig,
+    moment: datetime,
+) -> tuple[bool, str, bool]:
     development = is_development_certificate(cert)
     if not trust.roots:
         return False, "no trust roots configured", development

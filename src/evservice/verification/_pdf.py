@@ -29,6 +29,7 @@ from io import BytesIO
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from pyhanko.pdf_utils import generic
@@ -45,9 +46,9 @@ from evservice.verification._common import (
     VerifyOptions,
     anchor_name,
     certificate_valid_at,
-    common_name,
-    tax_code_of,
+    describe_certificate,
     validation_context,
+    weak_key_problem,
 )
 from evservice.verification._report import (
     EmbeddedXmlReport,
@@ -56,7 +57,7 @@ from evservice.verification._report import (
     TotalsCheck,
     VerificationReport,
 )
-from evservice.verification._xml import signature_reports
+from evservice.verification._xml import examine_invoice_xml
 
 __all__ = ["amount_patterns", "verify_pdf"]
 
@@ -83,19 +84,38 @@ def _context(options: VerifyOptions, dss: DocumentSecurityStore | None) -> Valid
     )
 
 
-def _algorithm(cert: x509.Certificate, md: str) -> str:
-    key = cert.public_key()
-    kind = (
-        "RSA"
-        if isinstance(key, rsa.RSAPublicKey)
-        else "ECDSA"
-        if isinstance(key, ec.EllipticCurvePublicKey)
-        else type(key).__name__
-    )
-    return f"{kind}-{md.upper().replace('_', '')}"
+def _key(cert: x509.Certificate) -> tuple[str, int | None]:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown", None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ECDSA", key.curve.key_size
+    return type(key).__name__, None
 
 
 def _pdf_signature(
+    emb: Any, options: VerifyOptions, dss: DocumentSecurityStore | None
+) -> SignatureReport:
+    """One PAdES signature's report; a signature too damaged to judge is a failed one."""
+    try:
+        return _judge_pdf_signature(emb, options, dss)
+    except Exception as exc:  # verify never raises: pyHanko and asn1crypto raise many kinds
+        return SignatureReport(
+            kind="pdf",
+            name=str(getattr(emb, "field_name", "signature")),
+            intact=False,
+            valid=False,
+            trusted=False,
+            algorithm="unknown",
+            problems=(f"the signature cannot be validated: {type(exc).__name__}: {exc}",),
+            cryptographic=False,
+        )
+
+
+def _judge_pdf_signature(
     emb: Any, options: VerifyOptions, dss: DocumentSecurityStore | None
 ) -> SignatureReport:
     name = str(emb.field_name)
@@ -114,8 +134,17 @@ def _pdf_signature(
             trusted=False,
             algorithm="unknown",
             problems=(f"the signature cannot be validated: {type(exc).__name__}: {exc}",),
+            cryptographic=False,
         )
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    key_type, key_bits = _key(cert)
+    md = str(status.md_algorithm)
+    policy: list[str] = []
+    weak = weak_key_problem(key_type, key_bits)
+    if md.lower().replace("-", "") == "sha1" and not options.allow_legacy:
+        policy.append("uses SHA-1: not accepted unless legacy algorithms are allowed")
+    if weak is not None and not options.allow_legacy:
+        policy.append(weak)
     ts_status = status.timestamp_validity
     timestamp = None
     if ts_status is not None:
@@ -157,16 +186,18 @@ def _pdf_signature(
     pades = "B-B"
     if timestamp is not None:
         pades = "B-LT" if dss is not None and (dss.ocsps or dss.crls) else "B-T"
+    signer, subject, tax_code = describe_certificate(cert)
+    cryptographic = bool(status.intact and status.valid)
     return SignatureReport(
         kind="pdf",
         name=name,
         intact=bool(status.intact),
-        valid=bool(status.valid),
+        valid=cryptographic and not policy,
         trusted=trusted,
-        algorithm=_algorithm(cert, status.md_algorithm),
-        signer=common_name(cert),
-        subject=cert.subject.rfc4514_string(),
-        tax_code=tax_code_of(cert),
+        algorithm=f"{key_type}-{md.upper().replace('_', '')}",
+        signer=signer,
+        subject=subject,
+        tax_code=tax_code,
         signing_time=signing_time,
         signing_time_source="timestamp" if timestamp else "claimed",
         certificate_valid_at_signing=certificate_valid_at(cert, signing_time),
@@ -176,7 +207,11 @@ def _pdf_signature(
         modified_after_signing=modified,
         pades_level=pades,
         development_key=development,
-        problems=tuple(problems),
+        problems=tuple(problems + policy),
+        cryptographic=cryptographic,
+        policy_problems=tuple(policy),
+        legacy_algorithm=weak is not None or md.lower().replace("-", "") == "sha1",
+        key=f"{key_type} {key_bits} bits" if key_bits else key_type,
     )
 
 
@@ -242,8 +277,11 @@ def _page_text(pdf: bytes) -> str | None:
     return done.stdout.decode("utf-8", "replace")
 
 
-def _totals(xml_root: etree._Element, signed_pdf: bytes) -> TotalsCheck | None:
-    content = next((c for c in xml_root if etree.QName(c).localname == "DLHDon"), None)
+def _totals(content: etree._Element | None, signed_pdf: bytes) -> TotalsCheck | None:
+    """The totals of the signed ``DLHDon`` (``content``; None when no signature covers it)
+    against the text of the signed page."""
+    if content is None:
+        return TotalsCheck(amounts=(), ok=False, detail="no signed HDon/DLHDon to compare")
     totals = None
     if content is not None:
         totals = next(
@@ -342,16 +380,17 @@ def _embedded(
             document="contract",
             checks=_contract_checks(reader, data),
         )
-    reports, xml_problems = signature_reports(xml_root, options)
-    problems.extend(xml_problems)
+    found = examine_invoice_xml(xml_root, options)
+    problems.extend(found.problems)
     return EmbeddedXmlReport(
         present=True,
         filename=filename,
         relationship=relationship,
         same_as_signed=same,
-        signatures=tuple(reports),
-        totals=_totals(xml_root, signed_pdf),
+        signatures=tuple(found.reports),
+        totals=_totals(found.signed_content, signed_pdf),
         problems=tuple(problems),
+        content=found.content,
     )
 
 

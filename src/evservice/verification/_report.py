@@ -19,6 +19,7 @@ from evservice.signing import ReferenceCheck
 __all__ = [
     "EmbeddedXmlReport",
     "SignatureReport",
+    "SignedContentReport",
     "TimestampReport",
     "TotalsCheck",
     "VerificationReport",
@@ -57,10 +58,16 @@ class TimestampReport:
 class SignatureReport:
     """One signature: integrity, cryptographic validity, trust, signer, time.
 
-    ``intact``: the signed content is unchanged (every digest matches).
-    ``valid``: intact, the signature value verifies, and the algorithms are
-    acceptable (RSA-SHA1 only when legacy algorithms are allowed).
-    ``trusted``: the signer's certificate chains to a configured root.
+    Three results, each judged on its own:
+
+    - cryptographic (``cryptographic_ok``): every digest matches (``intact``) and the
+      signature value verifies with the signer's key;
+    - policy (``policy_ok``, ``policy_problems``): the algorithms and key are acceptable
+      (SHA-1 and RSA keys under 2048 bits only when legacy algorithms are allowed);
+    - trust (``trusted``): the signer's certificate chains to a configured root.
+
+    ``valid`` is the cryptographic and the policy result together (and, for the
+    seller's XML signature, that it covers ``HDon/DLHDon``).
     """
 
     kind: Literal["xml", "pdf"]
@@ -84,6 +91,18 @@ class SignatureReport:
     legacy_algorithm: bool = False
     development_key: bool = False
     problems: tuple[str, ...] = ()
+    #: The cryptographic result; None means "as ``valid`` says" (older callers).
+    cryptographic: bool | None = None
+    policy_problems: tuple[str, ...] = ()
+    key: str | None = None  # the signer's key, e.g. "RSA 2048 bits"
+
+    @property
+    def cryptographic_ok(self) -> bool:
+        return self.valid if self.cryptographic is None else self.cryptographic
+
+    @property
+    def policy_ok(self) -> bool:
+        return not self.policy_problems
 
     @property
     def ok(self) -> bool:
@@ -124,17 +143,24 @@ class SignatureReport:
         if self.signing_time is not None:
             when = self.signing_time.isoformat()
             add(f"{indent}signing time: {when} ({self.signing_time_source})")
-        add(f"{indent}algorithm: {self.algorithm}")
+        add(f"{indent}algorithm: {self.algorithm}" + (f", key {self.key}" if self.key else ""))
         if self.legacy_algorithm:
-            add(f"{indent}legacy algorithm (SHA-1): accepted only when explicitly allowed")
+            add(f"{indent}legacy algorithm or key: accepted only when explicitly allowed")
         add(f"{indent}content intact: {_yes(self.intact)}")
         for ref in self.references:
-            state = "pass" if ref.ok else f"FAIL ({ref.problem})"
+            if ref.ok:
+                state = "pass"
+            elif ref.dotnet_only:
+                state = f"FAIL: {ref.status}"
+            else:
+                state = f"FAIL ({ref.problem})"
             add(f"{indent}  reference {ref.uri} [{ref.digest_algorithm}]: {state}")
-        add(f"{indent}signature valid: {_yes(self.valid)}")
-        add(f"{indent}certificate valid at signing time: {_yes(self.certificate_valid_at_signing)}")
+        add(f"{indent}cryptographic result: {'pass' if self.cryptographic_ok else 'FAIL'}")
+        policy = "; ".join(self.policy_problems)
+        add(f"{indent}policy result: " + (f"REFUSED ({policy})" if policy else "accepted"))
         detail = f" ({self.trust_detail})" if self.trust_detail else ""
-        add(f"{indent}chain trusted: {_yes(self.trusted)}{detail}")
+        add(f"{indent}trust result: {'trusted' if self.trusted else 'NOT trusted'}{detail}")
+        add(f"{indent}certificate valid at signing time: {_yes(self.certificate_valid_at_signing)}")
         if self.kind == "pdf":
             add(f"{indent}PAdES level: {self.pades_level or 'unknown'}")
             add(f"{indent}coverage: {self.coverage or 'unknown'}")
@@ -179,6 +205,58 @@ class SignatureReport:
             "legacy_algorithm": self.legacy_algorithm,
             "development_key": self.development_key,
             "problems": list(self.problems),
+            "key": self.key,
+            "cryptographic": {
+                "ok": self.cryptographic_ok,
+                "intact": self.intact,
+                "references": [r.status for r in self.references],
+            },
+            "policy": {"ok": self.policy_ok, "problems": list(self.policy_problems)},
+            "trust": {
+                "ok": self.trusted,
+                "detail": self.trust_detail,
+                "certificate_valid_at_signing": self.certificate_valid_at_signing,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class SignedContentReport:
+    """What the XML signatures cover, and the invoice as read from the signed bytes only.
+
+    ``uncovered`` names content outside every signature (an unsigned second
+    ``DLHDon``, a comment inside a signed total, text between elements); ``values``
+    are (XML path, value) pairs read from the canonical bytes the seller's digest
+    covers; ``rounding`` says how the VAT was rounded (``per line``, ``per rate
+    group``, or both when they agree); ``findings`` are missing mandatory fields
+    and totals that neither rounding rule explains.
+    """
+
+    uncovered: tuple[str, ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    rounding: str | None = None
+    findings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.uncovered and not self.findings
+
+    def text(self, indent: str = "  ") -> str:
+        lines = [f"signed content: {'OK' if self.ok else 'FAILED'}"]
+        lines.extend(f"{indent}NOT SIGNED: {item}" for item in self.uncovered)
+        lines.extend(f"{indent}{path} = {value}" for path, value in self.values)
+        if self.rounding:
+            lines.append(f"{indent}VAT rounding: {self.rounding}")
+        lines.extend(f"{indent}finding: {item}" for item in self.findings)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "uncovered": list(self.uncovered),
+            "values": dict(self.values),
+            "rounding": self.rounding,
+            "findings": list(self.findings),
         }
 
 
@@ -219,6 +297,7 @@ class EmbeddedXmlReport:
     document: str = "invoice"
     #: Named yes/no checks of a contract's attachments (shown PDF hash, XSD, ...).
     checks: tuple[tuple[str, bool], ...] = ()
+    content: SignedContentReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -230,6 +309,7 @@ class EmbeddedXmlReport:
             bool(self.signatures)
             and all(s.ok for s in self.signatures)
             and (self.totals is None or self.totals.ok is not False)
+            and (self.content is None or self.content.ok)
         )
 
     def text(self, indent: str = "  ") -> str:
@@ -254,6 +334,8 @@ class EmbeddedXmlReport:
             lines.extend(indent + line for line in sig.text(indent).splitlines())
         if not self.signatures and self.document == "invoice":
             lines.append(f"{indent}XML signature: NONE")
+        if self.content is not None:
+            lines.extend(indent + line for line in self.content.text(indent).splitlines())
         lines.extend(f"{indent}problem: {p}" for p in self.problems)
         return "\n".join(lines)
 
@@ -269,6 +351,7 @@ class EmbeddedXmlReport:
             "problems": list(self.problems),
             "document": self.document,
             "checks": [{"check": name, "ok": passed} for name, passed in self.checks],
+            "content": self.content.to_dict() if self.content else None,
         }
 
 
@@ -282,6 +365,7 @@ class VerificationReport:
     embedded_xml: EmbeddedXmlReport | None = None
     problems: tuple[str, ...] = ()
     checked_at: datetime | None = field(default=None, compare=False)
+    content: SignedContentReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -289,8 +373,21 @@ class VerificationReport:
             bool(self.signatures)
             and all(s.ok for s in self.signatures)
             and (self.embedded_xml is None or self.embedded_xml.ok)
+            and (self.content is None or self.content.ok)
             and not self.problems
         )
+
+    @property
+    def cryptographic_ok(self) -> bool:
+        """Every signature's cryptographic result (the embedded XML's too) passes."""
+        nested = self.embedded_xml.signatures if self.embedded_xml else ()
+        every = (*self.signatures, *nested)
+        return bool(every) and all(s.cryptographic_ok for s in every)
+
+    @property
+    def policy_ok(self) -> bool:
+        nested = self.embedded_xml.signatures if self.embedded_xml else ()
+        return all(s.policy_ok for s in (*self.signatures, *nested))
 
     @property
     def intact(self) -> bool:
@@ -326,6 +423,8 @@ class VerificationReport:
             lines.append("  no signature found")
         if self.embedded_xml is not None:
             lines.extend("  " + line for line in self.embedded_xml.text().splitlines())
+        if self.content is not None:
+            lines.extend("  " + line for line in self.content.text().splitlines())
         lines.extend(f"  problem: {p}" for p in self.problems)
         return "\n".join(lines)
 
@@ -337,8 +436,11 @@ class VerificationReport:
             "intact": self.intact,
             "valid": self.valid,
             "trusted": self.trusted,
+            "cryptographic_ok": self.cryptographic_ok,
+            "policy_ok": self.policy_ok,
             "development_key": self.development_key,
             "checked_at": _iso(self.checked_at),
+            "content": self.content.to_dict() if self.content else None,
             "signatures": [s.to_dict() for s in self.signatures],
             "embedded_xml": self.embedded_xml.to_dict() if self.embedded_xml else None,
             "problems": list(self.problems),
