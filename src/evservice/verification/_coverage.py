@@ -48,7 +48,13 @@ def uncovered_content(root: etree._Element, covered: list[etree._Element]) -> li
     out: list[str] = []
     for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
         out.append(f"{_local(sibling)} outside the root element")
-    _frame(root, _local(root), 0, signed, out)
+    if root in signed:  # a whole-document reference ("")
+        out.extend(
+            f"a comment inside {_local(root)}: comments are not signed"
+            for _ in root.iter(etree.Comment)
+        )
+    else:
+        _frame(root, _local(root), 0, signed, out)
     if len(out) > MAX_FINDINGS:
         out[MAX_FINDINGS:] = [f"and {len(out) - MAX_FINDINGS} more"]
     return out

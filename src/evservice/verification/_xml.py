@@ -162,7 +162,7 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
         seller_found = seller_found or owner == "NBan"
         try:
             check = check_signature(sig)
-            covers_invoice = content is not None and any(t is content for t in check.covered)
+            covers_invoice = content is not None and check.covers(content)
             report = _report(check, owner, covers_invoice, options)
         except Exception as exc:  # verify never raises: a damaged part is a finding
             found.reports.append(_broken(sig, exc))
