@@ -152,8 +152,8 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
         return found
     if _local(root) != "HDon":
         found.problems.append(f"the root element is {_local(root)!r}, not HDon")
-    content = next((c for c in root if _local(c) == "DLHDon"), None)
-    if content is None:
+    contents = [c for c in root if _local(c) == "DLHDon"]  # one, unless someone added one
+    if not contents:
         found.problems.append("the XML has no HDon/DLHDon (the invoice data)")
     covered: list[etree._Element] = []
     seller_found = False
@@ -162,15 +162,15 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
         seller_found = seller_found or owner == "NBan"
         try:
             check = check_signature(sig)
-            covers_invoice = content is not None and check.covers(content)
-            report = _report(check, owner, covers_invoice, options)
+            content = next((c for c in contents if check.covers(c)), None)
+            report = _report(check, owner, content is not None, options)
         except Exception as exc:  # verify never raises: a damaged part is a finding
             found.reports.append(_broken(sig, exc))
             continue
         found.reports.append(report)
         if check.intact and check.signature_value_ok:
             covered.extend(check.covered)
-            if owner == "NBan" and covers_invoice:
+            if owner == "NBan" and content is not None:
                 found.signed_content = content
     if not seller_found:
         found.problems.append("no seller signature in DSCKS/NBan")
