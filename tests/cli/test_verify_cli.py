@@ -144,3 +144,56 @@ def test_verify_json_for_a_good_file_and_a_missing_one(
     code, out = run(capsys, "verify", str(tmp_path / "nope.pdf"))
     assert code == 2
     assert "error: source" in out
+
+
+def test_every_file_is_reported_even_when_one_is_broken(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged certificate, junk and a missing file do not drop the other reports."""
+    import base64
+    import re
+
+    xml_path, pdf_path = _issue(data_dir, tmp_path)
+    signed = xml_path.read_bytes()
+    match = re.search(rb"<X509Certificate>([^<]+)</X509Certificate>", signed)
+    assert match is not None
+    der = bytearray(base64.b64decode(match.group(1)))
+    der[der.index(bytes.fromhex("2a864886f70d010101")) + 8] = 0x7F  # unknown key algorithm
+    broken = tmp_path / "broken-cert.xml"
+    broken.write_bytes(signed.replace(match.group(1), base64.b64encode(bytes(der))))
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
+    missing = tmp_path / "missing.xml"
+    code, out = run(capsys, "verify", str(broken), str(junk), str(missing), str(pdf_path))
+    assert code == 2  # a file that cannot be read at all
+    assert f"{broken}: FAILED (xml)" in out
+    assert f"{junk}: FAILED (pdf)" in out
+    assert f"{pdf_path}: OK (pdf)" in out
+    assert "error: source: cannot read" in out
+    assert "1 of 4 file(s) verified, 3 failed" in out
+    assert "Traceback" not in out
+
+    code, out = run(capsys, "verify", "--json", str(broken), str(pdf_path))
+    assert code == 1
+    first, second = json.loads(out)
+    assert first["ok"] is False
+    assert second["ok"] is True
+
+
+def test_json_gives_cryptographic_policy_and_trust_results_apart(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xml_path, _ = _issue(data_dir, tmp_path)
+    code, out = run(capsys, "verify", str(xml_path))
+    assert code == 0
+    assert "cryptographic result: pass" in out
+    assert "policy result: accepted" in out
+    assert "trust result: trusted" in out
+    code, out = run(capsys, "verify", "--json", str(xml_path))
+    (report,) = json.loads(out)
+    (sig,) = report["signatures"]
+    assert sig["cryptographic"]["ok"] is True
+    assert sig["policy"] == {"ok": True, "problems": []}
+    assert sig["trust"]["ok"] is True
+    assert sig["key"] == "RSA 2048 bits"
+    assert report["content"]["values"]["NDHDon.TToan.TgTTTBSo"]

@@ -16,9 +16,9 @@ INC = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 
 _NAMES = st.sampled_from(["a", "b", "Id", "TgTThue", "z9", "x-y", "đ"])
 _URIS = st.sampled_from(["urn:a", "urn:b", "http://www.w3.org/2000/09/xmldsig#"])
-_TEXT = st.text(
-    alphabet=st.sampled_from(list("ab <>&\"'\t\n\r\u00e9đ]")), max_size=8
-).map(lambda t: t.replace("\r", "\n"))
+_TEXT = st.text(alphabet=st.sampled_from(list("ab <>&\"'\t\n\r\u00e9đ]")), max_size=8).map(
+    lambda t: t.replace("\r", "\n")
+)
 
 
 @st.composite

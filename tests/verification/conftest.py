@@ -186,3 +186,25 @@ def xmlsec1_sign(template: Path, out: Path, signer: Signer) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+@dataclass(frozen=True)
+class SignedDocs:
+    xml: bytes
+    pdf: bytes
+
+
+@pytest.fixture(scope="session")
+def signed_docs(vpki: Pki) -> SignedDocs:
+    """Our invoice, its XML and PDF signed with the session's RSA signer."""
+    from evservice.invoices import invoice_to_xml, render_invoice_pdf
+
+    clear_signer_cache()
+    signer = vpki.rsa.document_signer()
+    bill = invoice()
+    xml = signer.sign_xml(invoice_to_xml(bill), signing_time=WHEN)
+    rendered = render_invoice_pdf(bill)
+    pdf = signer.sign_pdf(
+        rendered.pdf, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
+    )
+    return SignedDocs(xml, pdf)

@@ -169,8 +169,13 @@ def test_our_verdicts_agree_with_xmlsec1(
         assert (trusted.returncode == 0) == (sig.cryptographic_ok and sig.trusted), trusted.stderr
     expected_ok = case.cryptographic and case.policy and case.trusted
     assert report.ok is (expected_ok if case.ok is None else case.ok), report.text()
+    text = report.text()
+    assert f"cryptographic result: {'pass' if case.cryptographic else 'FAIL'}" in text
+    assert ("policy result: accepted" in text) is case.policy
     if case.statuses is not None:
         assert tuple(r.status for r in sig.references) == case.statuses
+        if DOTNET in case.statuses:
+            assert f"FAIL: {DOTNET}" in text
     assert all(r.status != "pass" or r.ok for r in sig.references)
     assert not any(r.ok for r in sig.references if r.status == DOTNET)
 
