@@ -1,4 +1,4 @@
-"""XMLDSig as Vietnamese e-invoices carry it: made with lxml + cryptography, checked the same way.
+"""XMLDSig as Vietnamese e-invoices carry it, made with lxml + cryptography (the signer side).
 
 Why not signxml: the tax authority's layout puts an enveloped ``Signature
 Id="seller"`` in ``DSCKS/NBan`` (outside the signed ``DLHDon``) with *two*
