@@ -20,8 +20,8 @@ from decimal import Decimal
 from lxml import etree
 
 from evservice.errors import DocumentError, ValidationError
-from evservice.invoices import LineKind, ParsedInvoice, parse_invoice_xml, vat_percent
-from evservice.money import ZERO, round_dong
+from evservice.invoices import LineKind, ParsedInvoice, parse_invoice_xml
+from evservice.money import ZERO, round_dong, vat_percent
 from evservice.signing import canonical_subset
 
 __all__ = ["PER_GROUP", "PER_LINE", "read_signed_invoice", "totals_findings"]
