@@ -12,12 +12,14 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from evservice.signing import TrustConfig, is_development_certificate, to_asn1
 
 __all__ = [
     "MIN_RSA_BITS",
     "VerifyOptions",
+    "algorithm_policy",
     "anchor_name",
     "certificate_valid_at",
     "chain_trust",
@@ -87,8 +89,20 @@ def certificate_valid_at(cert: x509.Certificate, when: datetime | None) -> bool 
         return False
 
 
+def algorithm_policy(allow_legacy: bool) -> DisallowWeakAlgorithmsPolicy:
+    """What pyHanko's validator may refuse by itself: short signer keys are *our* policy
+    result (:func:`weak_key_problem`), not a trust failure, so its RSA threshold is 1024;
+    SHA-1 in a certificate chain stays refused unless legacy algorithms are allowed."""
+    weak = frozenset({"md2", "md5"}) if allow_legacy else frozenset({"md2", "md5", "sha1"})
+    return DisallowWeakAlgorithmsPolicy(weak_hash_algos=weak, rsa_key_size_threshold=1024)  # type: ignore[no-untyped-call]
+
+
 def validation_context(
-    trust: TrustConfig, moment: datetime, others: Sequence[x509.Certificate] = ()
+    trust: TrustConfig,
+    moment: datetime,
+    others: Sequence[x509.Certificate] = (),
+    *,
+    allow_legacy: bool = False,
 ) -> ValidationContext:
     """An offline context: the configured roots only, no fetching, soft-fail revocation."""
     return ValidationContext(
@@ -97,6 +111,7 @@ def validation_context(
         moment=moment,
         allow_fetching=False,
         revocation_mode="soft-fail",
+        algorithm_usage_policy=algorithm_policy(allow_legacy),
     )
 
 

@@ -44,6 +44,7 @@ from evservice.errors import DocumentError
 from evservice.signing import is_development_certificate, parse_xml, to_asn1
 from evservice.verification._common import (
     VerifyOptions,
+    algorithm_policy,
     anchor_name,
     certificate_valid_at,
     describe_certificate,
@@ -73,13 +74,14 @@ def _dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
 
 def _context(options: VerifyOptions, dss: DocumentSecurityStore | None) -> ValidationContext:
     if dss is None:
-        return validation_context(options.trust, options.moment)
+        return validation_context(options.trust, options.moment, allow_legacy=options.allow_legacy)
     return dss.as_validation_context(
         {
             "trust_roots": options.trust.asn1_roots(),
             "moment": options.moment,
             "allow_fetching": False,
             "revocation_mode": "soft-fail",
+            "algorithm_usage_policy": algorithm_policy(options.allow_legacy),
         }
     )
 
