@@ -28,6 +28,7 @@ def test_a_1024_bit_rsa_key_is_refused_by_policy_not_by_cryptography(
         assert any("RSA key of 1024 bits" in p for p in sig.policy_problems)
         assert sig.key == "RSA 1024 bits"
         assert "policy result: REFUSED (RSA key of 1024 bits" in sig.text()
+        assert "REFUSED_BY_POLICY" in sig.summary()
     assert strict.cryptographic_ok
     assert not strict.policy_ok
     assert strict.to_dict()["policy_ok"] is False

@@ -123,6 +123,8 @@ class SignatureReport:
             "VALID" if self.valid else "INVALID",
             "TRUSTED" if self.trusted else "UNTRUSTED",
         ]
+        if not self.policy_ok:
+            flags.append("REFUSED_BY_POLICY")
         if self.modified_after_signing:
             flags.append("MODIFIED_AFTER_SIGNING")
         if self.legacy_algorithm:
