@@ -176,6 +176,7 @@ def test_our_verdicts_agree_with_xmlsec1(
         assert tuple(r.status for r in sig.references) == case.statuses
         if DOTNET in case.statuses:
             assert f"FAIL: {DOTNET}" in text
+            assert "DOTNET_ENVELOPED_ONLY" in sig.summary()
     assert all(r.status != "pass" or r.ok for r in sig.references)
     assert not any(r.ok for r in sig.references if r.status == DOTNET)
 

@@ -118,8 +118,9 @@ class SignatureReport:
 
     def summary(self) -> str:
         """One line: ``INTACT,VALID,TRUSTED`` style flags, pyHanko-like."""
+        dotnet = bool(self.references) and all(r.ok or r.dotnet_only for r in self.references)
         flags = [
-            "INTACT" if self.intact else "TAMPERED",
+            "INTACT" if self.intact else "DOTNET_ENVELOPED_ONLY" if dotnet else "TAMPERED",
             "VALID" if self.valid else "INVALID",
             "TRUSTED" if self.trusted else "UNTRUSTED",
         ]
