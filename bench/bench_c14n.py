@@ -106,14 +106,14 @@ def _verify_figure(n: int) -> None:
 
     from evservice import Context, Settings, verify
     from evservice.clock import ManualClock
-    from evservice.signing import load_signer
+    from evservice.signing import load_signer, sign_invoice_xml
 
     with TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         signer = load_signer(settings)
         when = datetime(2026, 11, 1, tzinfo=UTC)
         unsigned = b'<HDon><DLHDon Id="x"><TTChung/></DLHDon><DSCKS><NBan/><NMua/></DSCKS></HDon>'
-        signed = signer.sign_xml(unsigned, signing_time=when)
+        signed = sign_invoice_xml(unsigned, signer, signing_time=when)
         attributes = " ".join(f'a{i:06d}="v"' for i in range(n))
         data = signed.replace(b"<NMua/>", f"<NMua><X {attributes}/></NMua>".encode())
         ctx = Context(settings=settings, clock=ManualClock(when))

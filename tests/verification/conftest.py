@@ -21,7 +21,13 @@ from evservice import Context
 from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.invoices import Invoice, InvoiceDraft
-from evservice.signing import DocumentSigner, clear_signer_cache, signer_from_key
+from evservice.signing import (
+    DocumentSigner,
+    clear_signer_cache,
+    sign_invoice_xml,
+    sign_pdf,
+    signer_from_key,
+)
 
 WHEN = datetime(2026, 11, 1, 2, 30, tzinfo=UTC)
 SELLER_TAX_CODE = "0100100079"
@@ -202,9 +208,9 @@ def signed_docs(vpki: Pki) -> SignedDocs:
     clear_signer_cache()
     signer = vpki.rsa.document_signer()
     bill = invoice()
-    xml = signer.sign_xml(invoice_to_xml(bill), signing_time=WHEN)
+    xml = sign_invoice_xml(invoice_to_xml(bill), signer, signing_time=WHEN)
     rendered = render_invoice_pdf(bill)
-    pdf = signer.sign_pdf(
-        rendered.pdf, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
+    pdf = sign_pdf(
+        rendered.pdf, signer, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
     )
     return SignedDocs(xml, pdf)

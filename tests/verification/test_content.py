@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from evservice import Context, verify
 from evservice.errors import ValidationError
 from evservice.invoices import invoice_to_xml, parse_invoice_xml
+from evservice.signing import sign_invoice_xml
 
 from .conftest import WHEN, Pki, invoice
 
@@ -19,7 +20,7 @@ FIVES = [{"name": "Cước", "quantity": "1", "unit_price": "5", "vat_rate": "10
 
 
 def _sign(vpki: Pki, xml: bytes) -> bytes:
-    return vpki.rsa.document_signer().sign_xml(xml, signing_time=WHEN)
+    return sign_invoice_xml(xml, vpki.rsa.document_signer(), signing_time=WHEN)
 
 
 def _values(report_values: tuple[tuple[str, str], ...]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from evservice import Context, verify
 from evservice.invoices import invoice_to_xml, render_invoice_pdf
+from evservice.signing import sign_invoice_xml, sign_pdf
 
 from .conftest import WHEN, Pki, invoice
 
@@ -13,10 +14,10 @@ def test_a_1024_bit_rsa_key_is_refused_by_policy_not_by_cryptography(
 ) -> None:
     signer = vpki.rsa1024.document_signer()
     bill = invoice()
-    xml = signer.sign_xml(invoice_to_xml(bill), signing_time=WHEN)
+    xml = sign_invoice_xml(invoice_to_xml(bill), signer, signing_time=WHEN)
     rendered = render_invoice_pdf(bill)
-    pdf = signer.sign_pdf(
-        rendered.pdf, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
+    pdf = sign_pdf(
+        rendered.pdf, signer, signing_time=WHEN, box=rendered.signature_box, embedded_xml=xml
     )
     strict = verify(pdf, ctx=vctx)
     assert not strict.ok

@@ -21,6 +21,7 @@ from signxml import InvalidInput, InvalidSignature, SignatureConfiguration, XMLV
 
 from evservice import Context, verify
 from evservice.invoices import invoice_to_xml
+from evservice.signing import sign_invoice_xml
 
 from . import _build as b
 from .conftest import WHEN, Pki, invoice, xmlsec1
@@ -45,7 +46,7 @@ class Case:
 
 def _ours(pki: Pki, tmp: Path, kind: str = "rsa") -> bytes:
     signer = getattr(pki, kind).document_signer()
-    return signer.sign_xml(invoice_to_xml(invoice()), signing_time=WHEN)
+    return sign_invoice_xml(invoice_to_xml(invoice()), signer, signing_time=WHEN)
 
 
 def _changed_amount(pki: Pki, tmp: Path) -> bytes:
