@@ -540,8 +540,7 @@ def parse_invoice_xml(data: bytes, *, strict: bool = True) -> ParsedInvoice:
     buyer_element = _child(content, "NMua")
     buyer_data = {} if buyer_element is None else _party_data(buyer_element)
     draft_data["buyer"] = _xml_model(Buyer, buyer_data, "NDHDon.NMua", _PARTY_NAMES)
-    lines, line_amounts = _lines(_child(content, "DSHHDVu"))
-    draft_data["lines"] = lines
+    draft_data["lines"], line_amounts = _lines(_child(content, "DSHHDVu"))
     missing: list[str] | None = None if strict else []
     totals, in_words = _stated_totals(_child(content, "TToan"), missing)
 
@@ -550,8 +549,7 @@ def parse_invoice_xml(data: bytes, *, strict: bool = True) -> ParsedInvoice:
         raise ValidationError(f"{path}.SHDon", "must be between 1 and 99999999")
 
     code = _child(root, "MCCQT")
-    signatures = _child(root, "DSCKS")
-    seller_signature = _child(signatures, "NBan")
+    seller_signature = _child(_child(root, "DSCKS"), "NBan")
     signed = seller_signature is not None and _child(seller_signature, "Signature") is not None
     return ParsedInvoice(
         draft=draft,

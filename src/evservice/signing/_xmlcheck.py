@@ -234,6 +234,27 @@ def _prefix_list(transform: etree._Element) -> tuple[str, ...]:
     return ()
 
 
+def _transforms(ref: etree._Element) -> tuple[bool, str, tuple[str, ...]] | str:
+    """(enveloped?, C14N algorithm, inclusive prefixes) of a Reference, or the one
+    transform we do not support."""
+    transforms = _child(ref, "Transforms")
+    enveloped = False
+    c14n_algorithm = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+    prefixes: tuple[str, ...] = ()
+    for transform in transforms if transforms is not None else []:
+        if _local(transform) != "Transform":
+            continue
+        algorithm = transform.get("Algorithm", "")
+        if algorithm == ENVELOPED:
+            enveloped = True
+        elif algorithm in _C14N:
+            c14n_algorithm = algorithm
+            prefixes = _prefix_list(transform)
+        else:
+            return algorithm
+    return enveloped, c14n_algorithm, prefixes
+
+
 def _check_reference(
     ref: etree._Element,
     sig: etree._Element,
@@ -272,21 +293,10 @@ def _check_reference(
     else:
         return fail('only same-document references (#Id or "") are accepted')
 
-    transforms = _child(ref, "Transforms")
-    enveloped = False
-    c14n_algorithm = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-    prefixes: tuple[str, ...] = ()
-    for transform in transforms if transforms is not None else []:
-        if _local(transform) != "Transform":
-            continue
-        algorithm = transform.get("Algorithm", "")
-        if algorithm == ENVELOPED:
-            enveloped = True
-        elif algorithm in _C14N:
-            c14n_algorithm = algorithm
-            prefixes = _prefix_list(transform)
-        else:
-            return fail(f"unsupported transform {algorithm!r}", target)
+    chain = _transforms(ref)
+    if isinstance(chain, str):
+        return fail(f"unsupported transform {chain!r}", target)
+    enveloped, c14n_algorithm, prefixes = chain
     value_el = _child(ref, "DigestValue")
     try:
         expected = _b64(value_el.text if value_el is not None else None)

@@ -16,9 +16,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from evservice._context import Context, resolve
-from evservice.errors import ValidationError
-from evservice.signing import trust_config
+from evservice._context import Context as _Context
+from evservice._context import resolve as _resolve
+from evservice.errors import ValidationError as _ValidationError
+from evservice.signing import trust_config as _trust_config
 from evservice.verification._common import VerifyOptions as _VerifyOptions
 from evservice.verification._pdf import verify_pdf as _verify_pdf
 from evservice.verification._report import (
@@ -32,6 +33,7 @@ from evservice.verification._report import (
 from evservice.verification._xml import verify_xml as _verify_xml
 
 __all__ = [
+    "MAX_INPUT_BYTES",
     "EmbeddedXmlReport",
     "SignatureReport",
     "SignedContentReport",
@@ -55,7 +57,7 @@ def _kind(data: bytes) -> str:
 def verify(
     source: str | os.PathLike[str] | bytes,
     *,
-    ctx: Context | None = None,
+    ctx: _Context | None = None,
     allow_legacy: bool | None = None,
     trust_roots: Sequence[Path | bytes] = (),
     name: str | None = None,
@@ -68,21 +70,21 @@ def verify(
     ``source`` is not a readable file (and a configuration error for an unreadable
     configured root); any document gives a report.
     """
-    context = resolve(ctx)
+    context = _resolve(ctx)
     if isinstance(source, bytes):
         data, label = source, name or "<bytes>"
     else:
         path = Path(source)
         try:
             if path.stat().st_size > MAX_INPUT_BYTES:
-                raise ValidationError("source", f"{path} is larger than {MAX_INPUT_BYTES} bytes")
+                raise _ValidationError("source", f"{path} is larger than {MAX_INPUT_BYTES} bytes")
             data = path.read_bytes()
         except OSError as exc:
-            raise ValidationError("source", f"cannot read {path}: {exc.strerror}") from exc
+            raise _ValidationError("source", f"cannot read {path}: {exc.strerror}") from exc
         label = name or str(path)
     settings = context.settings
     options = _VerifyOptions(
-        trust=trust_config(settings, trust_roots),
+        trust=_trust_config(settings, trust_roots),
         allow_legacy=settings.allow_legacy_algorithms if allow_legacy is None else allow_legacy,
         moment=context.clock.now(),
     )

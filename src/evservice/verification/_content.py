@@ -16,13 +16,16 @@ neither explains is a finding.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from evservice.errors import DocumentError, ValidationError
-from evservice.invoices import LineKind, ParsedInvoice, parse_invoice_xml
 from evservice.money import ZERO, round_dong, vat_percent
 from evservice.signing import canonical_subset
+
+if TYPE_CHECKING:
+    from evservice.invoices import ParsedInvoice
 
 __all__ = ["PER_GROUP", "PER_LINE", "read_signed_invoice", "totals_findings"]
 
@@ -35,6 +38,8 @@ def read_signed_invoice(
     content: etree._Element,
 ) -> tuple[tuple[tuple[str, str], ...], str | None, list[str]]:
     """(reported values, rounding rule, findings) for the signed ``DLHDon`` element."""
+    from evservice.invoices import parse_invoice_xml  # loads the PDF engine: on first use
+
     try:
         signed = canonical_subset(content, _C14N, keep_comments=False)
         parsed = parse_invoice_xml(b"<HDon>" + signed + b"</HDon>", strict=False)
@@ -72,6 +77,8 @@ def _values(parsed: ParsedInvoice) -> tuple[tuple[str, str], ...]:
 
 def _groups(parsed: ParsedInvoice) -> dict[str, list[Decimal]]:
     """The line amounts of each rate group (trade discounts negative), in document order."""
+    from evservice.invoices import LineKind
+
     groups: dict[str, list[Decimal]] = {}
     for line in parsed.draft.lines:
         if line.kind in (LineKind.NOTE, LineKind.PROMOTION) or line.vat_rate is None:

@@ -117,6 +117,39 @@ def _pdf_signature(
         )
 
 
+def _policy(
+    md: str, key_type: str, key_bits: int | None, options: VerifyOptions
+) -> tuple[list[str], bool]:
+    """(policy problems, legacy?) of a PDF signature's digest and key."""
+    sha1 = md.lower().replace("-", "") == "sha1"
+    weak = weak_key_problem(key_type, key_bits)
+    problems: list[str] = []
+    if sha1 and not options.allow_legacy:
+        problems.append("uses SHA-1: not accepted unless legacy algorithms are allowed")
+    if weak is not None and not options.allow_legacy:
+        problems.append(weak)
+    return problems, sha1 or weak is not None
+
+
+def _trust_detail(status: Any, cert: x509.Certificate, options: VerifyOptions) -> tuple[str, bool]:
+    """What the trust result rests on, and whether the key or its root is the development one."""
+    development = is_development_certificate(cert)
+    path = status.validation_path
+    if status.trusted and path is not None:
+        anchor = path.trust_anchor
+        anchor_cert = getattr(anchor, "certificate", None)
+        dev_root = options.trust.development_root
+        if dev_root is not None and anchor_cert is not None:
+            development = development or anchor_cert.dump() == to_asn1(dev_root).dump()
+        return f"chains to {anchor_name(anchor)}", development
+    if not options.trust.roots:
+        return "no trust roots configured", development
+    indic = status.trust_problem_indic
+    return (
+        f"not trusted ({getattr(indic, 'name', indic)})" if indic else "not trusted"
+    ), development
+
+
 def _judge_pdf_signature(
     emb: Any, options: VerifyOptions, dss: DocumentSecurityStore | None
 ) -> SignatureReport:
@@ -141,12 +174,7 @@ def _judge_pdf_signature(
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     key_type, key_bits = _key(cert)
     md = str(status.md_algorithm)
-    policy: list[str] = []
-    weak = weak_key_problem(key_type, key_bits)
-    if md.lower().replace("-", "") == "sha1" and not options.allow_legacy:
-        policy.append("uses SHA-1: not accepted unless legacy algorithms are allowed")
-    if weak is not None and not options.allow_legacy:
-        policy.append(weak)
+    policy, legacy = _policy(md, key_type, key_bits, options)
     ts_status = status.timestamp_validity
     timestamp = None
     if ts_status is not None:
@@ -170,21 +198,7 @@ def _judge_pdf_signature(
         what = level.name if level is not None else "unknown changes"
         problems.append(f"the file was modified after signing ({what})")
     trusted = bool(status.trusted)
-    development = is_development_certificate(cert)
-    path = status.validation_path
-    detail: str
-    if trusted and path is not None:
-        anchor = path.trust_anchor
-        detail = f"chains to {anchor_name(anchor)}"
-        anchor_cert = getattr(anchor, "certificate", None)
-        dev_root = options.trust.development_root
-        if dev_root is not None and anchor_cert is not None:
-            development = development or anchor_cert.dump() == to_asn1(dev_root).dump()
-    elif not options.trust.roots:
-        detail = "no trust roots configured"
-    else:
-        indic = status.trust_problem_indic
-        detail = f"not trusted ({getattr(indic, 'name', indic)})" if indic else "not trusted"
+    detail, development = _trust_detail(status, cert, options)
     pades = "B-B"
     if timestamp is not None:
         pades = "B-LT" if dss is not None and (dss.ocsps or dss.crls) else "B-T"
@@ -212,7 +226,7 @@ def _judge_pdf_signature(
         problems=tuple(problems + policy),
         cryptographic=cryptographic,
         policy_problems=tuple(policy),
-        legacy_algorithm=weak is not None or md.lower().replace("-", "") == "sha1",
+        legacy_algorithm=legacy,
         key=f"{key_type} {key_bits} bits" if key_bits else key_type,
     )
 
