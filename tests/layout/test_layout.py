@@ -10,13 +10,15 @@
   namespace by accident: every public name its ``__init__`` defines or imports
   from an ``evservice`` module is in ``__all__``.
 * No file in ``src`` is over 700 lines; no function is over 80 lines (its
-  docstring not counted) unless its docstring says why ("long because").
+  docstring not counted) unless its docstring says why ("long because ...",
+  "about 90 lines because ...").
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -195,8 +197,7 @@ def test_long_functions_say_why() -> None:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 length -= (first.end_lineno or first.lineno) - first.lineno + 1  # the docstring
-            if length > MAX_FUNCTION_LINES and "long because" not in (
-                ast.get_docstring(node) or ""
-            ):
+            reason = re.search(r"(long|lines)\)? because", ast.get_docstring(node) or "", re.I)
+            if length > MAX_FUNCTION_LINES and reason is None:
                 unexplained.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({length})")
     assert unexplained == []
