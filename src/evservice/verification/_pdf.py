@@ -19,6 +19,7 @@ checked" instead of guessing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -466,6 +467,9 @@ def verify_pdf(data: bytes, source: str, options: VerifyOptions) -> Verification
         embedded = EmbeddedXmlReport(
             present=False, problems=(f"the embedded XML cannot be examined: {exc}",)
         )
+    seller = dict(embedded.content.values).get("NDHDon.NBan.MST") if embedded.content else None
+    if seller:  # the PDF is the seller's copy: its signer should be the seller too
+        reports = tuple(dataclasses.replace(r, seller_tax_code=seller) for r in reports)
     return VerificationReport(
         source=source,
         kind="pdf",

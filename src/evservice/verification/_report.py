@@ -95,6 +95,21 @@ class SignatureReport:
     cryptographic: bool | None = None
     policy_problems: tuple[str, ...] = ()
     key: str | None = None  # the signer's key, e.g. "RSA 2048 bits"
+    #: The seller's tax code in the signed invoice (``NBan/MST``), for the seller's
+    #: signatures (XML in ``DSCKS/NBan``, and the PDF's); None where there is none.
+    seller_tax_code: str | None = None
+
+    @property
+    def tax_code_matches_seller(self) -> bool | None:
+        """Whether the certificate's ``MST:`` is the seller's (a branch may sign with the
+        company's ten digits); None when either is unknown. Reported, and flagged in
+        the summary, but not a failure by itself: the trust result says whose
+        certificate it is."""
+        if not self.tax_code or not self.seller_tax_code:
+            return None
+        cert = self.tax_code.replace("-", "").strip()
+        seller = self.seller_tax_code.replace("-", "").strip()
+        return cert == seller or (len(cert) == 10 and seller[:10] == cert)
 
     @property
     def cryptographic_ok(self) -> bool:
@@ -130,6 +145,8 @@ class SignatureReport:
             flags.append("MODIFIED_AFTER_SIGNING")
         if self.legacy_algorithm:
             flags.append("LEGACY_ALGORITHM")
+        if self.tax_code_matches_seller is False:
+            flags.append("NOT_THE_SELLERS_TAX_CODE")
         if self.development_key:
             flags.append("DEVELOPMENT_KEY")
         return ",".join(flags)
@@ -141,6 +158,11 @@ class SignatureReport:
         add(f"{indent}signed by: {self.signer or 'unknown'}")
         if self.tax_code:
             add(f"{indent}tax code (MST): {self.tax_code}")
+        if self.tax_code_matches_seller is False:
+            add(
+                f"{indent}NOT the seller's tax code: the invoice's seller is "
+                f"{self.seller_tax_code}, the certificate says {self.tax_code}"
+            )
         if self.development_key:
             add(f"{indent}development key: DEVELOPMENT ONLY, not valid for real documents")
         if self.signing_time is not None:
@@ -196,6 +218,8 @@ class SignatureReport:
             "signer": self.signer,
             "subject": self.subject,
             "tax_code": self.tax_code,
+            "seller_tax_code": self.seller_tax_code,
+            "tax_code_matches_seller": self.tax_code_matches_seller,
             "signing_time": _iso(self.signing_time),
             "signing_time_source": self.signing_time_source,
             "certificate_valid_at_signing": self.certificate_valid_at_signing,

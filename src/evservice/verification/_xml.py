@@ -17,6 +17,7 @@ Then the document as a whole: what lies outside every signature
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -157,9 +158,12 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
         found.problems.append("the XML has no HDon/DLHDon (the invoice data)")
     covered: list[etree._Element] = []
     seller_found = False
+    sellers: list[int] = []  # indexes of the seller's signatures in found.reports
     for sig in find_signatures(root):
         owner = _owner(sig)
         seller_found = seller_found or owner == "NBan"
+        if owner == "NBan":
+            sellers.append(len(found.reports))
         try:
             check = check_signature(sig)
             content = next((c for c in contents if check.covers(c)), None)
@@ -179,6 +183,10 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
     findings: list[str] = []
     if found.signed_content is not None:
         values, rounding, findings = read_signed_invoice(found.signed_content)
+        seller_tax_code = dict(values).get("NDHDon.NBan.MST") or None
+        for index in sellers:
+            report = found.reports[index]
+            found.reports[index] = dataclasses.replace(report, seller_tax_code=seller_tax_code)
     found.content = SignedContentReport(
         uncovered=tuple(uncovered_content(root, covered)),
         values=values,
