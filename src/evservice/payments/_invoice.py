@@ -71,7 +71,7 @@ def invoice_reference(
 ) -> tuple[str, str]:
     """``(bill number, purpose)`` that identify an invoice on a bank statement.
 
-    With series and number: ``("C26TAA00000123", "HD 1C26TAA0000012397")``, the
+    With series and number: ``("C26TAA00000123", "HD 1C26TAA0000012375")``, the
     purpose carrying the checksummed payment reference
     (:mod:`evservice.payments.reference`) that reconciliation matches on; with
     only a lookup code: ``(code, "HD <code>")`` (or the bare code when the
@@ -136,7 +136,7 @@ def vietqr_for_invoice(
 
 def payment_lines(code: VietQR, account_name: str | None = None) -> list[str]:
     """The lines printed beside the QR code: bank, account, holder, amount, purpose,
-    and the payment reference (``Mã thanh toán: 1C26TAA-00000123-97``) when the
+    and the payment reference (``Mã thanh toán: 1C26TAA-00000123-75``) when the
     purpose carries one.
 
     In Vietnamese; draw them with a font that has Vietnamese glyphs (DejaVu).

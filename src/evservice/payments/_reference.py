@@ -1,6 +1,6 @@
 """The payment reference of an invoice: what the customer's bank transfer carries back.
 
-``1C26TAA0000012397`` = template (1 digit), series (6), number (8 digits) and two
+``1C26TAA0000012375`` = template (1 digit), series (6), number (8 digits) and two
 ISO 7064 MOD 97-10 check digits over those 15 characters, letters counted as
 10..35 as in an IBAN. MOD 97-10 catches every single wrong character and every
 swap of two neighbours, which is what people get wrong when they retype a
@@ -10,7 +10,7 @@ of its own.
 
 The python-stdnum set: :func:`compact` (strip spaces, dashes, dots; upper-case),
 :func:`validate` (the compact form or :class:`PaymentCodeError`),
-:func:`is_valid` (never raises), :func:`format` (``1C26TAA-00000123-97``, the
+:func:`is_valid` (never raises), :func:`format` (``1C26TAA-00000123-75``, the
 invoice label plus the check digits). :func:`calc_check_digits` and
 :func:`make` build one; :func:`find` picks references out of a transfer's free
 text (the memo banks pass on), valid ones and mistyped ones apart.
@@ -113,7 +113,7 @@ def is_valid(number: object) -> bool:
 
 
 def format(number: str) -> str:
-    """``1C26TAA-00000123-97``: the invoice label, then the check digits."""
+    """``1C26TAA-00000123-75``: the invoice label, then the check digits."""
     value = validate(number)
     return f"{value[:7]}-{value[7:15]}-{value[15:]}"
 
