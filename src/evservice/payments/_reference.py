@@ -130,7 +130,7 @@ def find(text: str) -> Iterator[Candidate]:
     """References in free text (a transfer memo), valid ones first, each once.
 
     The text is upper-cased and everything but letters and digits dropped before
-    the search, so ``HD 1C26TAA 00000123 97`` and ``hd1c26taa-00000123-97`` are
+    the search, so ``HD 1C26TAA 00000123 75`` and ``hd1c26taa-00000123-75`` are
     both found. A candidate whose check digits fail is yielded with
     ``valid=False``: the reference was there but mistyped.
     """
