@@ -23,6 +23,7 @@ from evservice.reconcile._receivables import (
     track_invoices,
 )
 from evservice.reconcile._statements import (
+    MAX_STATEMENT_BYTES,
     BankTransaction,
     CsvColumns,
     Statement,
@@ -30,20 +31,35 @@ from evservice.reconcile._statements import (
     read_csv_statement,
     read_statement,
 )
+from evservice.reconcile._webhook import (
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    WebhookConfig,
+    WebhookResult,
+    handle_webhook,
+    sign_webhook,
+)
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_STATEMENT_BYTES",
+    "SIGNATURE_HEADER",
     "BankTransaction",
     "CsvColumns",
     "Outcome",
     "Receivable",
     "ReconcileReport",
     "Statement",
+    "WebhookConfig",
+    "WebhookResult",
     "apply_reviewed",
+    "handle_webhook",
     "open_receivables",
     "read_camt",
     "read_csv_statement",
     "read_statement",
     "receivable_of",
     "reconcile",
+    "sign_webhook",
     "track_invoices",
 ]
