@@ -22,6 +22,12 @@ from evservice.reconcile._receivables import (
     receivable_of,
     track_invoices,
 )
+from evservice.reconcile._reminders import (
+    ReminderPolicy,
+    ReminderReport,
+    reminder_messages,
+    send_reminders,
+)
 from evservice.reconcile._statements import (
     MAX_STATEMENT_BYTES,
     BankTransaction,
@@ -49,6 +55,8 @@ __all__ = [
     "Outcome",
     "Receivable",
     "ReconcileReport",
+    "ReminderPolicy",
+    "ReminderReport",
     "Statement",
     "WebhookConfig",
     "WebhookResult",
@@ -60,6 +68,8 @@ __all__ = [
     "read_statement",
     "receivable_of",
     "reconcile",
+    "reminder_messages",
+    "send_reminders",
     "sign_webhook",
     "track_invoices",
 ]

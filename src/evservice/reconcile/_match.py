@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from evservice._context import Context, resolve
@@ -55,6 +56,7 @@ __all__ = [
     "Outcome",
     "ReconcileReport",
     "apply_reviewed",
+    "insert_ignoring",
     "reconcile",
 ]
 
@@ -129,19 +131,27 @@ def reconcile(
     actor: str = "system",
     keep_outcomes: bool = True,
     chunk_size: int = _CHUNK,
+    dry_run: bool = False,
 ) -> ReconcileReport:
-    """Match and apply ``transactions`` (or a :class:`Statement`'s); see the module rules."""
+    """Match and apply ``transactions`` (or a :class:`Statement`'s); see the module rules.
+
+    ``dry_run`` reports what would happen and writes nothing (a preview of a
+    statement before it is applied); its chunks see each other's duplicates but
+    not each other's payments, so a bill paid twice across two chunks of one
+    preview shows as paid twice.
+    """
     ctx = resolve(ctx)
     if not 1 <= chunk_size <= 10_000:
         raise ValidationError("chunk_size", "must be between 1 and 10000")
     report = ReconcileReport()
+    seen: set[str] = set()  # keys of earlier chunks (a preview writes none of them)
     if isinstance(transactions, Statement):
         report.skipped = list(transactions.skipped)
         transactions = transactions.transactions
     for chunk in _chunks(transactions, chunk_size):
         for attempt in range(_ATTEMPTS):
             try:
-                outcomes = _reconcile_chunk(ctx, chunk, actor)
+                outcomes = _reconcile_chunk(ctx, chunk, actor, dry_run, seen)
                 break
             except _Retry:
                 if attempt == _ATTEMPTS - 1:
@@ -320,14 +330,7 @@ class _Chunk:
                 "applied_at": self.now,
             }
         )
-        data = {
-            "transaction": key,
-            "amount": amount,
-            "paid": bill.paid,
-            "status": bill.status,
-            "label": bill.label,
-            "source": source,
-        }
+        data = {"transaction": key, "amount": amount, "status": bill.status, "source": source}
         name = "payment.applied" if kind == "payment" else "payment.credited"
         self.events.append(NewEvent(name, bill.invoice_id, self.actor, self.now, data))
 
@@ -341,7 +344,7 @@ class _Chunk:
         else:
             self.held_credit[bill.customer_id] += rest
 
-    def propose(self, tx: BankTransaction, words: Sequence[str], why: str) -> Outcome | None:
+    def propose(self, tx: _Transfer, words: Sequence[str], why: str) -> Outcome | None:
         amount = int(tx.amount)
         for customer in words:
             for bill in self.by_customer.get(customer, ()):
@@ -393,17 +396,16 @@ class _Chunk:
             _add_balances(self.session, CREDITS, ("customer_id",), held, self.now, None)
 
 
+def insert_ignoring(session: Session, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` for the session's back end."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert transfers, skipping keys stored meanwhile; how many were inserted."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        statement: Any = postgresql.insert(TRANSACTIONS).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects import sqlite
-
-        statement = sqlite.insert(TRANSACTIONS).on_conflict_do_nothing()
+    statement = insert_ignoring(session, TRANSACTIONS)
     # RETURNING with many rows (SQLAlchemy's "insertmanyvalues") names exactly the
     # rows inserted; executemany's rowcount is not reliable across drivers.
     result = session.execute(statement.returning(TRANSACTIONS.c.key), list(rows))
@@ -448,71 +450,102 @@ def _words(tx: BankTransaction) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
 
 
-def _reconcile_chunk(ctx: Context, chunk: Sequence[BankTransaction], actor: str) -> list[Outcome]:
-    """One chunk in one transaction: read what it needs, decide every transfer, write."""
+@dataclass(slots=True)
+class _Incoming:
+    """A transfer of the chunk with what is worked out once: key, references, words."""
+
+    tx: BankTransaction
+    key: str
+    valid: list[str]
+    mistyped: bool
+    words: list[str] | None = None
+
+    @classmethod
+    def of(cls, tx: BankTransaction) -> _Incoming:
+        valid: list[str] = []
+        mistyped = False
+        for candidate in payment_reference.find(tx.memo):
+            if candidate.valid:
+                valid.append(candidate.text)
+            else:
+                mistyped = True
+        return cls(tx, tx.key, valid, mistyped)
+
+    def transfer(self) -> _Transfer:
+        return _Transfer(self.key, self.tx.bank_ref, self.tx.amount, self.tx.source)
+
+
+def _reconcile_chunk(
+    ctx: Context,
+    chunk: Sequence[BankTransaction],
+    actor: str,
+    dry_run: bool = False,
+    seen: set[str] | None = None,
+) -> list[Outcome]:
+    """One chunk in one transaction: read what it needs, decide every transfer, write.
+
+    ``dry_run`` decides without writing anything (the transaction is rolled back).
+    """
     now = ctx.clock.now()
-    keys = [tx.key for tx in chunk]
-    found = [list(payment_reference.find(tx.memo)) for tx in chunk]
-    refs = {c.text for cands in found for c in cands if c.valid}
+    items = [_Incoming.of(tx) for tx in chunk]
+    refs = {r for item in items for r in item.valid}
     with transaction(ctx.engine) as session:
         stored: set[str] = set()
-        for start in range(0, len(keys), 1000):
-            part = keys[start : start + 1000]
+        for start in range(0, len(items), 1000):
+            part = [item.key for item in items[start : start + 1000]]
             query = sa.select(TRANSACTIONS.c.key).where(TRANSACTIONS.c.key.in_(part))
             stored.update(session.execute(query).scalars())
-        work = _Chunk(session, now, actor, lock=is_postgres(ctx.engine))
+        work = _Chunk(session, now, actor, lock=is_postgres(ctx.engine) and not dry_run)
         work.load(refs, set())
-        words = [_words(tx) for tx in chunk]
         # Customers are read only for the transfers that no reference settles.
-        needy = {
-            w
-            for tx, cands, ws in zip(chunk, found, words, strict=True)
-            if tx.key not in stored and not any(c.valid and c.text in work.by_ref for c in cands)
-            for w in ws
-        }
+        needy: set[str] = set()
+        for item in items:
+            if item.key not in stored and not any(r in work.by_ref for r in item.valid):
+                item.words = _words(item.tx)
+                needy.update(item.words)
         work.load(set(), needy)
-        outcomes, rows = _decide(work, chunk, found, words, stored)
-        work.write(rows)
+        outcomes, rows = _decide(work, items, stored, set() if seen is None else seen)
+        if dry_run:
+            session.rollback()
+        else:
+            work.write(rows)
     return outcomes
 
 
 def _decide(
-    work: _Chunk,
-    chunk: Sequence[BankTransaction],
-    found: Sequence[Sequence[payment_reference.Candidate]],
-    words: Sequence[Sequence[str]],
-    stored: set[str],
+    work: _Chunk, items: Sequence[_Incoming], stored: set[str], seen: set[str]
 ) -> tuple[list[Outcome], list[dict[str, Any]]]:
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for tx, cands, ws in zip(chunk, found, words, strict=True):
-        if tx.key in stored or tx.key in seen:
-            outcomes.append(Outcome(tx.key, tx.bank_ref, tx.amount, "duplicate", "seen before"))
+    for item in items:
+        tx = item.tx
+        if item.key in stored or item.key in seen:
+            outcomes.append(Outcome(item.key, tx.bank_ref, tx.amount, "duplicate", "seen before"))
             continue
-        seen.add(tx.key)
-        valid = [c.text for c in cands if c.valid]
-        bill = next((work.by_ref[r] for r in valid if r in work.by_ref), None)
+        seen.add(item.key)
+        bill = next((work.by_ref[r] for r in item.valid if r in work.by_ref), None)
         if bill is not None:
-            transfer = _Transfer(tx.key, tx.bank_ref, tx.amount, tx.source)
-            outcome = work.apply(transfer, bill, "reference", bill.reference)
+            outcome = work.apply(item.transfer(), bill, "reference", bill.reference)
         else:
             why = (
                 "unknown reference"
-                if valid
-                else ("mistyped reference" if cands else "no reference")
+                if item.valid
+                else ("mistyped reference" if item.mistyped else "no reference")
             )
-            outcome = work.propose(tx, ws, why) or Outcome(
-                tx.key, tx.bank_ref, tx.amount, "unmatched", why, None, valid[0] if valid else None
+            ref = item.valid[0] if item.valid else None
+            outcome = work.propose(item.transfer(), item.words or [], why) or Outcome(
+                item.key, tx.bank_ref, tx.amount, "unmatched", why, None, ref
             )
         outcomes.append(outcome)
-        rows.append(_transaction_row(tx, outcome, work.now))
+        rows.append(_transaction_row(tx, item.key, outcome, work.now))
     return outcomes, rows
 
 
-def _transaction_row(tx: BankTransaction, outcome: Outcome, now: datetime) -> dict[str, Any]:
+def _transaction_row(
+    tx: BankTransaction, key: str, outcome: Outcome, now: datetime
+) -> dict[str, Any]:
     return {
-        "key": tx.key,
+        "key": key,
         "source": tx.source[:20],
         "bank_ref": tx.bank_ref[:100],
         "booked_on": tx.booked_on,
