@@ -37,6 +37,13 @@ from evservice.reconcile._statements import (
     read_csv_statement,
     read_statement,
 )
+from evservice.reconcile._views import (
+    AGEING_BUCKETS,
+    CustomerStatement,
+    ReceivablesStatus,
+    customer_statement,
+    receivables_status,
+)
 from evservice.reconcile._webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -47,13 +54,16 @@ from evservice.reconcile._webhook import (
 )
 
 __all__ = [
+    "AGEING_BUCKETS",
     "MAX_BODY_BYTES",
     "MAX_STATEMENT_BYTES",
     "SIGNATURE_HEADER",
     "BankTransaction",
     "CsvColumns",
+    "CustomerStatement",
     "Outcome",
     "Receivable",
+    "ReceivablesStatus",
     "ReconcileReport",
     "ReminderPolicy",
     "ReminderReport",
@@ -61,12 +71,14 @@ __all__ = [
     "WebhookConfig",
     "WebhookResult",
     "apply_reviewed",
+    "customer_statement",
     "handle_webhook",
     "open_receivables",
     "read_camt",
     "read_csv_statement",
     "read_statement",
     "receivable_of",
+    "receivables_status",
     "reconcile",
     "reminder_messages",
     "send_reminders",
