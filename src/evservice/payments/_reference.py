@@ -42,6 +42,9 @@ LENGTH = 17
 _SEPARATORS = re.compile(r"[\s\-._/:]+")
 _BODY = re.compile(r"[0-9][CK][0-9]{2}[A-Z]{3}[0-9]{8}")
 _WHOLE = re.compile(r"[0-9][CK][0-9]{2}[A-Z]{3}[0-9]{10}")
+# What find() takes for a reference: any letter where C or K belongs, so a typo there
+# still reads as a mistyped reference rather than as none.
+_SHAPE = re.compile(r"[0-9][A-Z][0-9]{2}[A-Z]{3}[0-9]{10}")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 _SERIES = re.compile(r"[CK][0-9]{2}[A-Z]{3}")
 
@@ -141,12 +144,12 @@ def find(text: str) -> Iterator[Candidate]:
     squeezed = _NOT_ALNUM.sub("", text.upper())
     seen: set[str] = set()
     invalid: list[str] = []
-    for match in _WHOLE.finditer(squeezed):
+    for match in _SHAPE.finditer(squeezed):
         value = match.group()
         if value in seen:
             continue
         seen.add(value)
-        if _checks(value):
+        if value[1] in "CK" and _checks(value):
             yield Candidate(value, True)
         else:
             invalid.append(value)
