@@ -137,3 +137,13 @@ def test_payments_for_a_replaced_invoice_move_to_the_replacement(ctx: Context) -
     assert report.outcomes[0].reason == "reference of a replaced invoice"
     assert _receivable_row(ctx, "inv-00000002").status == "paid"
     assert "payment.moved" in _audit_types(ctx)
+
+
+def test_a_dry_run_decides_and_writes_nothing(ctx: Context) -> None:
+    open_receivables([receivable(1), receivable(2)], ctx=ctx)
+    txs = [transfer("T1", 250_000, memo_for(1)), transfer("T1", 250_000, memo_for(1))]
+    preview = reconcile(txs, ctx=ctx, dry_run=True, chunk_size=1)
+    assert [o.status for o in preview.outcomes] == ["applied", "duplicate"]
+    assert _receivable_row(ctx, "inv-00000001").paid == 0
+    assert "payment.applied" not in _audit_types(ctx)
+    assert reconcile(txs, ctx=ctx).counts == {"applied": 1, "duplicate": 1}
