@@ -37,7 +37,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from evservice._context import Context, resolve
@@ -47,6 +46,7 @@ from evservice.errors import NotFoundError, StoreError, ValidationError
 from evservice.money import round_dong
 from evservice.payments import reference as payment_reference
 from evservice.reconcile._receivables import APPLICATIONS, CREDITS, RECEIVABLES, status_of
+from evservice.reconcile._sql import insert_ignoring
 from evservice.reconcile._statements import BankTransaction, Statement
 from evservice.reconcile._tables import ReconcileTransaction
 from evservice.store import is_postgres, transaction
@@ -56,7 +56,6 @@ __all__ = [
     "Outcome",
     "ReconcileReport",
     "apply_reviewed",
-    "insert_ignoring",
     "reconcile",
 ]
 
@@ -256,10 +255,12 @@ class _Chunk:
         wanted = sorted(customers)
         for start in range(0, len(wanted), 1000):
             part = wanted[start : start + 1000]
-            where = sa.and_(RECEIVABLES.c.customer_id.in_(part), RECEIVABLES.c.status.in_(_OPEN))
-            for bill in _bills(self.session, where, self.lock):
-                bill = self._keep(bill)
-                self.by_customer.setdefault(bill.customer_id, []).append(bill)
+            # By customer only: with the status in the WHERE clause SQLite may walk the
+            # status index, which names nearly every open bill of the store.
+            for bill in _bills(self.session, RECEIVABLES.c.customer_id.in_(part), self.lock):
+                if bill.status in _OPEN:
+                    bill = self._keep(bill)
+                    self.by_customer.setdefault(bill.customer_id, []).append(bill)
 
     def _keep(self, bill: _Bill) -> _Bill:
         known = self.by_id.get(bill.invoice_id)
@@ -394,13 +395,6 @@ class _Chunk:
         if self.held_credit:
             held: dict[tuple[str, ...], int] = {(c,): v for c, v in self.held_credit.items() if v}
             _add_balances(self.session, CREDITS, ("customer_id",), held, self.now, None)
-
-
-def insert_ignoring(session: Session, table: sa.Table) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` for the session's back end."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:

@@ -26,6 +26,7 @@ from evservice.audit import NewEvent, record_many
 from evservice.errors import ValidationError
 from evservice.invoices import CorrectionKind, Invoice, IssuedInvoice
 from evservice.payments import reference as payment_reference
+from evservice.reconcile._sql import insert_ignoring
 from evservice.reconcile._tables import (
     ReconcileApplication,
     ReconcileCredit,
@@ -186,7 +187,10 @@ def _open_chunk(ctx: Context, items: Sequence[Receivable], actor: str) -> int:
         if not fresh:
             return 0
         rows = [_row(r, now) for r in fresh]
-        session.execute(sa.insert(RECEIVABLES), rows)
+        # Another process may open some of them meanwhile: those it inserted are its own.
+        statement = insert_ignoring(session, RECEIVABLES).returning(RECEIVABLES.c.invoice_id)
+        inserted = set(session.execute(statement, rows).scalars())
+        fresh = [r for r in fresh if r.invoice_id in inserted]
         events = _take_over(session, [r for r in fresh if r.replaces], now, actor)
         events += _spend_credit(session, fresh, now, actor)
         record_many(session, events)

@@ -36,8 +36,9 @@ from evservice.invoices import IssuedInvoice
 from evservice.invoices import get as get_invoice
 from evservice.money import format_vnd
 from evservice.payments import reference as payment_reference
-from evservice.reconcile._match import TRANSACTIONS, insert_ignoring
+from evservice.reconcile._match import TRANSACTIONS
 from evservice.reconcile._receivables import RECEIVABLES
+from evservice.reconcile._sql import insert_ignoring
 from evservice.reconcile._tables import ReconcileReminder
 from evservice.store import is_postgres, transaction
 
