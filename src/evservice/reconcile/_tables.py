@@ -47,7 +47,9 @@ class ReconcileReceivable(SQLModel, table=True):
     amount_due: int = Field(sa_type=sa.BigInteger)
     before_tax: int = Field(sa_type=sa.BigInteger)
     paid: int = Field(default=0, sa_type=sa.BigInteger)
-    status: str = Field(max_length=12, index=True)
+    # No index on status: nearly every bill is "open", so an index only slows each
+    # payment's update (and tempted SQLite's planner into walking all of it).
+    status: str = Field(max_length=12)
     replaced_by: str | None = Field(default=None, max_length=36)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -65,13 +67,13 @@ class ReconcileTransaction(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=40)
     source: str = Field(max_length=20)
     bank_ref: str = Field(max_length=100)
-    booked_on: date = Field(index=True)
+    booked_on: date
     amount: int = Field(sa_type=sa.BigInteger)
     memo: str = Field(max_length=500)
     reference: str | None = Field(default=None, max_length=17)
     status: str = Field(max_length=12, index=True)
     reason: str = Field(max_length=100)
-    invoice_id: str | None = Field(default=None, max_length=36, index=True)
+    invoice_id: str | None = Field(default=None, max_length=36)
     received_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -21,10 +21,7 @@ _INDEXES = [
     ("reconcile_receivable", "customer_id"),
     ("reconcile_receivable", "period"),
     ("reconcile_receivable", "due_date"),
-    ("reconcile_receivable", "status"),
-    ("reconcile_transaction", "booked_on"),
     ("reconcile_transaction", "status"),
-    ("reconcile_transaction", "invoice_id"),
     ("reconcile_application", "invoice_id"),
 ]
 
