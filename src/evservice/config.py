@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     payee_account: str | None = None
     payee_name: str | None = None
 
+    # -- getting paid (reconcile) -------------------------------------------------
+    payment_due_days: int = Field(default=10, description="Days from issue to due date.")
+    payment_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of bank/aggregator transfer webhooks."
+    )
+    payment_webhook_tolerance_seconds: int = Field(
+        default=300, description="How old (or early) a signed webhook may be."
+    )
+    reminder_days_before: tuple[int, ...] = Field(
+        default=(3,), description="Remind this many days before the due date."
+    )
+    reminder_days_after: tuple[int, ...] = Field(
+        default=(1, 7), description="Remind this many days after the due date."
+    )
+
     # -- signing -------------------------------------------------------------
     signing_pkcs12: Path | None = Field(default=None, description=".p12/.pfx with key and chain.")
     signing_pkcs12_password: SecretStr | None = None

@@ -25,3 +25,9 @@ def test_emv_module_follows_stdnum() -> None:
         assert callable(getattr(payments.emv, name))
     assert payments.emv.__all__ == sorted(payments.emv.__all__, key=_isort_key)
     assert {n for n in vars(payments.emv) if n in payments.emv.__all__} == set(payments.emv.__all__)
+
+
+def test_reference_module_follows_stdnum() -> None:
+    for name in ("compact", "validate", "is_valid", "format", "make", "find"):
+        assert callable(getattr(payments.reference, name))
+    assert payments.reference.__all__ == sorted(payments.reference.__all__, key=_isort_key)

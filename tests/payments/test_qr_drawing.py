@@ -127,7 +127,8 @@ def test_text_beside_the_code(code: VietQR, font: str) -> None:
         "Số tài khoản: 0071001234567",
         "Chủ tài khoản: TONG CONG TY DIEN LUC HA NOI",
         "Số tiền: 1.234.567 đ",
-        "Nội dung: HD C26TAA 00000123",
+        "Nội dung: HD 1C26TAA0000012375",
+        "Mã thanh toán: 1C26TAA-00000123-75",
     ):
         assert expected in text
 

@@ -211,7 +211,7 @@ def test_vietqr_for_invoice_identifies_the_invoice() -> None:
     assert decoded.get("01") == "12"
     assert decoded.get("54") == "1234567"
     assert decoded.get("62.01") == "C26TAA00000123"
-    assert decoded.get("62.08") == "HD C26TAA 00000123"
+    assert decoded.get("62.08") == "HD 1C26TAA0000012375"
     assert decoded.get("38.01.00") == "970436"
     assert decoded.get("38.01.01") == "0071001234567"
     assert payment_lines(code, account.account_name) == [
@@ -219,7 +219,8 @@ def test_vietqr_for_invoice_identifies_the_invoice() -> None:
         "Số tài khoản: 0071001234567",
         "Chủ tài khoản: EVN HANOI",
         "Số tiền: 1.234.567 đ",
-        "Nội dung: HD C26TAA 00000123",
+        "Nội dung: HD 1C26TAA0000012375",
+        "Mã thanh toán: 1C26TAA-00000123-75",
     ]
 
 

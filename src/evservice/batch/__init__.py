@@ -17,6 +17,9 @@ Where each part lives:
 * ``_run.py``: :func:`run_batch`, the two passes;
 * ``_anomalies.py``: consumption anomalies; ``_demo.py``: demo input; ``_tables.py``: tables.
 
+:class:`BatchCredit` is the ledger of credit carried forward per customer and plan
+(reconciliation adds overpayments to it; the plan's next bill spends it).
+
 The batch uses the invoices package only through its public names; nothing in
 ``evservice.invoices`` imports the batch.
 """
@@ -43,9 +46,11 @@ from evservice.batch._input import (
 )
 from evservice.batch._options import BatchOptions, BatchSummary, ProgressCallback
 from evservice.batch._run import run_batch
+from evservice.batch._tables import BatchCredit
 
 __all__ = [
     "Anomaly",
+    "BatchCredit",
     "BatchOptions",
     "BatchPeriod",
     "BatchSummary",

@@ -79,6 +79,7 @@ def payment_code(invoice: Invoice, ctx: Context | None = None) -> VietQR | None:
         series=invoice.draft.series,
         number=invoice.number,
         lookup_code=invoice.lookup_code,
+        template=invoice.draft.template,
     )
 
 

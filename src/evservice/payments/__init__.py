@@ -6,12 +6,15 @@
 * :class:`PaymentAccount` -- the payee's bank account (validated), shared by bills and contracts.
 * :func:`vietqr` / :class:`VietQR` -- NAPAS VietQR to an account or a card;
   :func:`vietqr_for_invoice` for the code printed on a bill.
+* :mod:`reference` -- the checksummed payment reference of an invoice
+  (``compact``, ``validate``, ``is_valid``, ``format``, ``make``, ``find``).
 * :func:`paynow`, :func:`promptpay`, :func:`promptpay_bill`, :func:`epc_qr`.
 * :func:`draw_qr` -- the symbol as vector graphics on a reportlab canvas (or ours);
   :func:`qr_operators` -- the same drawing as PDF content-stream operators.
 """
 
 from evservice.payments import _emv as emv
+from evservice.payments import _reference as reference
 from evservice.payments._account import PaymentAccount
 from evservice.payments._banks import Bank, bank_directory, find_bank
 from evservice.payments._draw import (
@@ -60,6 +63,7 @@ __all__ = [
     "promptpay",
     "promptpay_bill",
     "qr_operators",
+    "reference",
     "vietqr",
     "vietqr_for_invoice",
 ]

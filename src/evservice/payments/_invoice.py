@@ -15,6 +15,7 @@ from typing import Protocol
 from evservice.config import Settings
 from evservice.errors import ConfigurationError, PaymentCodeError
 from evservice.money import format_vnd
+from evservice.payments import _reference
 from evservice.payments._vietqr import VietQR, make_vietqr
 
 __all__ = [
@@ -62,11 +63,17 @@ class PayeeAccount:
 
 
 def invoice_reference(
-    *, series: str | None = None, number: int | None = None, lookup_code: str | None = None
+    *,
+    series: str | None = None,
+    number: int | None = None,
+    lookup_code: str | None = None,
+    template: str = "1",
 ) -> tuple[str, str]:
     """``(bill number, purpose)`` that identify an invoice on a bank statement.
 
-    With series and number: ``("C26TAA00000123", "HD C26TAA 00000123")``; with
+    With series and number: ``("C26TAA00000123", "HD 1C26TAA0000012375")``, the
+    purpose carrying the checksummed payment reference
+    (:mod:`evservice.payments.reference`) that reconciliation matches on; with
     only a lookup code: ``(code, "HD <code>")`` (or the bare code when the
     prefix does not fit 25 characters).
     """
@@ -80,7 +87,7 @@ def invoice_reference(
             raise PaymentCodeError("series", "must be 6 letters and digits, like C26TAA")
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 99_999_999:
             raise PaymentCodeError("number", "must be a whole number from 1 to 99999999")
-        return f"{code}{number:08d}", f"HD {code} {number:08d}"
+        return f"{code}{number:08d}", f"HD {_reference.make(template, code, number)}"
     if lookup_code is None or not lookup_code.strip():
         raise PaymentCodeError("lookup_code", "give the series and number, or the lookup code")
     lookup = lookup_code.strip()
@@ -98,18 +105,20 @@ def vietqr_for_invoice(
     number: int | None = None,
     lookup_code: str | None = None,
     purpose: str | None = None,
+    template: str = "1",
 ) -> VietQR:
     """A dynamic VietQR for the total payable of one invoice.
 
     62/01 carries the bill number and 62/08 the purpose from
-    :func:`invoice_reference`; when both the series/number and the lookup code
+    :func:`invoice_reference` (``HD`` and the payment reference of
+    ``template``, ``series``, ``number``); when both the series/number and the lookup code
     are given, the lookup code goes into 62/05 (reference label). ``purpose``
     replaces the generated one (it is folded and must fit 25 characters).
     Call ``.payload()`` on the result for the text to draw.
     """
     reference: str | None = None
     if series is not None or number is not None:
-        bill, generated = invoice_reference(series=series, number=number)
+        bill, generated = invoice_reference(series=series, number=number, template=template)
         if lookup_code is not None and lookup_code.strip():
             reference = invoice_reference(lookup_code=lookup_code)[0]
     else:
@@ -126,7 +135,9 @@ def vietqr_for_invoice(
 
 
 def payment_lines(code: VietQR, account_name: str | None = None) -> list[str]:
-    """The lines printed beside the QR code: bank, account, holder, amount, purpose.
+    """The lines printed beside the QR code: bank, account, holder, amount, purpose,
+    and the payment reference (``Mã thanh toán: 1C26TAA-00000123-75``) when the
+    purpose carries one.
 
     In Vietnamese; draw them with a font that has Vietnamese glyphs (DejaVu).
     """
@@ -139,4 +150,7 @@ def payment_lines(code: VietQR, account_name: str | None = None) -> list[str]:
         lines.append(f"Số tiền: {format_vnd(code.amount)} đ")
     if code.purpose:
         lines.append(f"Nội dung: {code.purpose}")
+    reference = next(_reference.find(code.purpose or ""), None)
+    if reference is not None and reference.valid:
+        lines.append(f"Mã thanh toán: {_reference.format(reference.text)}")
     return lines
