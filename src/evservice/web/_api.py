@@ -186,3 +186,31 @@ def resend(request: Request, token: str) -> Response:
             "sends_left": max(0, challenge.max_sends - challenge.send_count),
         }
     )
+
+
+@router.post(
+    "/payments/webhook",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def payment_webhook(request: Request) -> Response:
+    """A bank's or aggregator's transfer notification, signed with ``X-Evservice-Signature``.
+
+    :func:`evservice.reconcile.handle_webhook` checks the HMAC, the timestamp window
+    and the event id, then matches and applies the transfer; its status and JSON
+    body are the answer. Without ``EVSERVICE_PAYMENT_WEBHOOK_SECRET`` it answers 503.
+    """
+    from evservice.errors import ConfigurationError
+    from evservice.reconcile import handle_webhook
+
+    body = await request.body()
+    ctx = portal_of(request).ctx
+    try:
+        result = await run_in_threadpool(handle_webhook, body, dict(request.headers), ctx=ctx)
+    except ConfigurationError:
+        return api_error("not_configured", 503, "transfer notifications are not configured")
+    return Response(result.json_bytes(), result.status, media_type="application/json")
