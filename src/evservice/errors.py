@@ -12,7 +12,8 @@ the original chained as ``__cause__``.
     ├── ValidationError             bad input; names the field and the reason
     │   └── PaymentCodeError        a QR payload or its parts are invalid
     ├── StoreError                  the database failed or disagrees with us
-    │   └── NotFoundError           no such invoice / contract / challenge / event
+    │   ├── NotFoundError           no such invoice / contract / challenge / event
+    │   └── AuditPendingError       an audit event is still queued after the bounded wait
     ├── NumberingError              a series is exhausted or used out of order
     │   └── SeriesOrderError        an issue date earlier than the series' last one
     │                               (also a ValidationError naming ``issue_date``)
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditIntegrityError",
+    "AuditPendingError",
     "BatchError",
     "ChallengeExpired",
     "ChallengeLocked",
@@ -162,6 +164,14 @@ class StoreError(EvServiceError):
 
 class NotFoundError(StoreError, LookupError):
     """No such record."""
+
+
+class AuditPendingError(StoreError):
+    """An audit event is still in the unsequenced queue when a bounded wait ran out.
+
+    Nothing is lost: the event committed with its change and a sequencer will
+    integrate it; the caller may wait again.
+    """
 
 
 class NumberingError(EvServiceError):

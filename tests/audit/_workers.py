@@ -9,14 +9,18 @@ from typing import Any
 
 def append_worker(
     url: str, data_dir: str, worker: int, count: int, barrier: Any, checkpoints: bool
-) -> list[int]:
+) -> list[str]:
     """Append ``count`` events (some one by one, some three at a time) once all workers are ready.
 
-    Returns the indexes the log gave this worker. A worker with ``checkpoints``
-    publishes a checkpoint after each transaction, racing the appenders.
+    Returns the ids of the events this worker queued, in its order. A worker
+    with ``checkpoints`` publishes a checkpoint after each transaction (which
+    integrates the queue first), racing the appenders and the other workers'
+    sequencer runs; every worker runs one sequencer batch after every third
+    transaction, so several sequencers race for the integration lock.
     """
     from evservice._context import Context
     from evservice.audit import NewEvent, publish_checkpoint, record, record_many
+    from evservice.audit._sequencer import integrate_batch
     from evservice.clock import ManualClock
     from evservice.config import Settings
     from evservice.store import get_engine, transaction
@@ -29,7 +33,8 @@ def append_worker(
     with engine.connect() as conn:  # open a connection before the race starts
         conn.exec_driver_sql("SELECT 1")
     barrier.wait(timeout=120)
-    indexes: list[int] = []
+    ids: list[str] = []
+    transactions = 0
     done = 0
     while done < count:
         with transaction(engine) as session:
@@ -38,7 +43,7 @@ def append_worker(
                     NewEvent("otp.sent", f"w{worker}-{done + k}", "system", clock.now(), {"k": k})
                     for k in range(3)
                 ]
-                indexes.extend(r.index for r in record_many(session, events))
+                ids.extend(r.id for r in record_many(session, events))
                 done += 3
             else:
                 rec = record(
@@ -49,11 +54,14 @@ def append_worker(
                     at=clock.now(),
                     data={"worker": worker, "n": done},
                 )
-                indexes.append(rec.index)
+                ids.append(rec.id)
                 done += 1
+        transactions += 1
         if checkpoints:
             publish_checkpoint(ctx)
-    return indexes
+        elif transactions % 3 == 0:
+            integrate_batch(ctx)
+    return ids
 
 
 def warm_up() -> int:

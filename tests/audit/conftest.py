@@ -15,7 +15,14 @@ import pytest
 import sqlalchemy as sa
 
 from evservice._context import Context
-from evservice.audit import AuditRecord, NewEvent, log_public_key_string, record_many
+from evservice.audit import (
+    AuditRecord,
+    NewEvent,
+    log_public_key_string,
+    record_many,
+    sequence_pending,
+    wait_sequenced,
+)
 from evservice.clock import ManualClock
 from evservice.config import Settings
 from evservice.store import get_engine, migrate, transaction
@@ -63,7 +70,7 @@ def ctx(audit_settings: Settings, clock: ManualClock) -> Context:
     """A context on the module's store with an empty audit log (overrides the suite's ``ctx``)."""
     context = Context(settings=audit_settings, clock=clock)
     with context.engine.begin() as conn:
-        for table in ("audit_event", "audit_node", "audit_checkpoint"):
+        for table in ("audit_queue", "audit_event", "audit_node", "audit_checkpoint"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.execute(
             sa.text("UPDATE audit_log_head SET size = 0, frontier = :f WHERE id = 1"), {"f": b""}
@@ -92,7 +99,9 @@ def append(ctx: Context) -> Append:
                 )
             with transaction(ctx.engine) as session:
                 out.extend(record_many(session, batch))
-        return out
+        # The tests below look at the log: let a sequencer integrate what was queued.
+        sequence_pending(ctx)
+        return [wait_sequenced(r.id, ctx) for r in out]
 
     return _append
 

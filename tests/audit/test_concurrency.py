@@ -13,7 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from evservice._context import Context
-from evservice.audit import log_size, publish_checkpoint, verify_log
+from evservice.audit import (
+    log_size,
+    publish_checkpoint,
+    sequence_pending,
+    verify_log,
+    wait_sequenced,
+)
 
 from ._workers import append_worker, warm_up
 
@@ -66,8 +72,10 @@ def test_eight_processes_append_at_once(
         )
         for w in range(WORKERS)
     ]
-    results = [f.result(timeout=240) for f in futures]
+    queued = [f.result(timeout=240) for f in futures]
     total = WORKERS * PER_WORKER
+    sequence_pending(ctx)
+    results = [[wait_sequenced(i, ctx).index for i in ids] for ids in queued]
     given = sorted(i for r in results for i in r)
     assert given == list(range(total))  # every index once, no gap, no duplicate
     for indexes in results:

@@ -166,10 +166,15 @@ def test_consistent_rewrite_is_caught_by_a_checkpoint_kept_outside(
     kept = publish_checkpoint(log).note
     raw_sql("delete from audit_checkpoint")  # the attacker also removes the stored copies
     _rewrite_consistently(log, 8)
-    assert verify_log(log).ok  # nothing inside the store can tell ...
-    result = verify_log(log, checkpoints=[kept])  # ... the auditor's copy can
+    alone = verify_log(log)  # inside the store, only the missing checkpoints tell ...
+    assert [p.kind for p in alone.problems] == ["no-checkpoint"]
+    assert "no checkpoint" in alone.summary()
+    assert "no external checkpoint was given" in alone.summary()
+    result = verify_log(log, checkpoints=[kept])  # ... the auditor's copy names the rewrite
     assert not result.ok
     assert "given checkpoint #1" in result.summary()
+    assert "no external checkpoint" not in result.summary()
+    assert "events do not hash to the root signed by the given checkpoint #1" in result.summary()
 
 
 def test_truncated_log_is_caught_by_a_later_checkpoint(log: Context, raw_sql: Sql) -> None:

@@ -27,7 +27,6 @@ from evservice.audit._checkpoint import (
     get_checkpoint,
     latest_checkpoint,
     prove_consistency,
-    publish_checkpoint,
     verify_checkpoint,
 )
 from evservice.audit._event import (
@@ -39,6 +38,7 @@ from evservice.audit._event import (
 )
 from evservice.audit._keys import ensure_log_key, log_key_path, log_public_key_string
 from evservice.audit._log import (
+    UNSEQUENCED,
     NewEvent,
     consistency_proof,
     inclusion_proof,
@@ -58,6 +58,15 @@ from evservice.audit._offline import (
     verify_consistency,
     verify_inclusion,
 )
+from evservice.audit._sequencer import (
+    Sequencer,
+    SequencerOptions,
+    publish_checkpoint,
+    queue_length,
+    run_sequencer,
+    sequence_pending,
+    wait_sequenced,
+)
 from evservice.audit._verify import LogProblem, LogVerification, verify_log
 
 __all__ = [
@@ -66,6 +75,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "EVENT_TYPES",
     "JSON",
+    "UNSEQUENCED",
     "AuditRecord",
     "BundleVerification",
     "Checkpoint",
@@ -73,6 +83,8 @@ __all__ = [
     "LogProblem",
     "LogVerification",
     "NewEvent",
+    "Sequencer",
+    "SequencerOptions",
     "SignedCheckpoint",
     "VerifiedEvent",
     "canonical_event_bytes",
@@ -91,13 +103,17 @@ __all__ = [
     "prove_consistency",
     "prove_subject",
     "publish_checkpoint",
+    "queue_length",
     "record",
     "record_many",
     "root_at",
+    "run_sequencer",
+    "sequence_pending",
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
     "verify_log",
+    "wait_sequenced",
     "write_bundle_beside",
 ]

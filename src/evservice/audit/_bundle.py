@@ -15,11 +15,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from evservice._context import Context, resolve
-from evservice.audit._checkpoint import SignedCheckpoint, publish_checkpoint
+from evservice.audit._checkpoint import SignedCheckpoint
 from evservice.audit._keys import log_public_key_string
 from evservice.audit._log import EVENTS, StoreNodes, damaged, event_from_row, reading
 from evservice.audit._merkle import inclusion_proof
 from evservice.audit._offline import BUNDLE_FORMAT, BUNDLE_VERSION, encode_bundle
+from evservice.audit._sequencer import publish_checkpoint
 from evservice.errors import AuditIntegrityError, DocumentError, NotFoundError, ValidationError
 
 __all__ = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from evservice.audit._offline import (
     open_checkpoint,
     verify_consistency,
 )
+from evservice.clock import ensure_aware
 from evservice.errors import AuditIntegrityError, NotFoundError, ValidationError
 from evservice.store import transaction
 
@@ -49,7 +50,8 @@ __all__ = [
     "iter_checkpoints",
     "latest_checkpoint",
     "prove_consistency",
-    "publish_checkpoint",
+    "publish_head",
+    "sign_head",
     "sign_note",
     "verify_checkpoint",
 ]
@@ -119,38 +121,60 @@ def _select_one(conn: Connection, origin: str, size: int) -> SignedCheckpoint | 
     return None if row is None else _from_row(row)
 
 
-def publish_checkpoint(ctx: Context | None = None) -> SignedCheckpoint:
-    """Sign and store a checkpoint of the log as it is now (or return the one at this size).
+def publish_head(ctx: Context | None = None) -> SignedCheckpoint:
+    """Sign and store a checkpoint of the log head as it is now (or return the one at this size).
 
-    Takes the head lock for a moment, so the checkpoint covers every committed
-    append and none in flight.
+    Takes the head lock for a moment, so the checkpoint covers every integrated
+    batch and none in flight. Queued events are not in it:
+    :func:`~evservice.audit.publish_checkpoint` integrates them first.
     """
     ctx = resolve(ctx)
-    origin = check_origin(ctx.settings.audit_origin)
-    key = ensure_log_key(ctx.settings)
     with transaction(ctx.engine) as session:
         conn = session.connection()
-        head = lock_head(conn)
-        existing = _select_one(conn, origin, head.size)
-        if existing is not None:
-            return existing
-        checkpoint = Checkpoint(origin, head.size, head.root())
-        published = SignedCheckpoint(
+        published = sign_head(conn, ctx)
+    assert published is not None  # noqa: S101  (older_than=None always signs)
+    return published
+
+
+def sign_head(
+    conn: Connection, ctx: Context, *, older_than: timedelta | None = None
+) -> SignedCheckpoint | None:
+    """Inside the caller's transaction: sign the head (locked here) as a checkpoint.
+
+    With ``older_than``, only when the newest checkpoint under the origin was
+    published longer ago than that (or there is none); returns None when it
+    did not sign.
+    """
+    origin = check_origin(ctx.settings.audit_origin)
+    head = lock_head(conn)
+    existing = _select_one(conn, origin, head.size)
+    if existing is not None:
+        return existing
+    now = ctx.clock.now()
+    if older_than is not None:
+        newest = conn.execute(
+            sa.select(sa.func.max(CHECKPOINTS.c.published_at)).where(CHECKPOINTS.c.origin == origin)
+        ).scalar_one_or_none()
+        if newest is not None and now - ensure_aware(newest) < older_than:
+            return None
+    key = ensure_log_key(ctx.settings)
+    checkpoint = Checkpoint(origin, head.size, head.root())
+    published = SignedCheckpoint(
+        origin=origin,
+        size=head.size,
+        root_hash=checkpoint.root_hash,
+        note=sign_note(checkpoint.body, origin, key),
+        published_at=now,
+    )
+    conn.execute(
+        sa.insert(CHECKPOINTS).values(
             origin=origin,
-            size=head.size,
-            root_hash=checkpoint.root_hash,
-            note=sign_note(checkpoint.body, origin, key),
-            published_at=ctx.clock.now(),
+            size=published.size,
+            root=published.root_hash,
+            note=published.note,
+            published_at=published.published_at,
         )
-        conn.execute(
-            sa.insert(CHECKPOINTS).values(
-                origin=origin,
-                size=published.size,
-                root=published.root_hash,
-                note=published.note,
-                published_at=published.published_at,
-            )
-        )
+    )
     return published
 
 

@@ -1,16 +1,18 @@
-"""The append-only log in the store: appending events and reading proofs.
+"""The log in the store: queueing events, integrating them, and reading proofs.
 
-Appending happens inside the caller's transaction, so an event commits or rolls
-back together with the state change it records. Appenders serialise on the one
-``audit_log_head`` row: ``SELECT ... FOR UPDATE`` on PostgreSQL (SQLite
-transactions already begin IMMEDIATE). The lock is held until the caller
-commits, so call :func:`record` last in a transaction, after the other rows
-that must be locked (series counters, challenges), and keep the order the same
-everywhere to avoid deadlocks.
+:func:`record` writes the event into ``audit_queue`` inside the caller's
+transaction, so the event commits or rolls back with the state change it
+records, and it takes no shared lock: concurrent callers only insert rows. The
+event gets its leaf index later, when a sequencer (:mod:`evservice.audit._sequencer`)
+moves a batch of queued rows into the log with :func:`integrate_rows`, while it
+holds the log head.
 
-An append reads only the head (size and frontier) and writes the event, its
-leaf and the subtree nodes it completes (two on average). Proofs read O(log n)
-nodes in one query; nothing ever loads the whole log.
+:func:`append_now` is the former path (append under the head lock inside the
+caller's transaction); only the sequencer-free baseline of the benchmark uses it.
+
+Integrating reads only the head (size and frontier) and writes the events,
+their leaves and the subtree nodes they complete (two per event on average).
+Proofs read O(log n) nodes in one query; nothing ever loads the whole log.
 """
 
 from __future__ import annotations
@@ -49,17 +51,23 @@ from evservice.audit._tables import (
     AuditEventRow,
     AuditHeadRow,
     AuditNodeRow,
+    AuditQueueRow,
 )
 from evservice.clock import ensure_aware
 from evservice.errors import StoreError, ValidationError
+from evservice.store import UTCDateTime
 
 __all__ = [
+    "QUEUE",
+    "UNSEQUENCED",
     "NewEvent",
     "StoreNodes",
+    "append_now",
     "consistency_proof",
     "damaged",
     "event_from_row",
     "inclusion_proof",
+    "integrate_rows",
     "lock_head",
     "log_size",
     "read_head",
@@ -73,6 +81,10 @@ EVENTS = cast(sa.Table, AuditEventRow.__table__)  # type: ignore[attr-defined]
 NODES = cast(sa.Table, AuditNodeRow.__table__)  # type: ignore[attr-defined]
 HEAD = cast(sa.Table, AuditHeadRow.__table__)  # type: ignore[attr-defined]
 CHECKPOINTS = cast(sa.Table, AuditCheckpointRow.__table__)  # type: ignore[attr-defined]
+QUEUE = cast(sa.Table, AuditQueueRow.__table__)  # type: ignore[attr-defined]
+
+#: The ``index`` of an :class:`AuditRecord` that is queued but not yet in the log.
+UNSEQUENCED = -1
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ def _prepare(event: NewEvent, prefix: str) -> tuple[dict[str, Any], AuditRecord]
         "data": data_bytes.decode("utf-8"),
     }
     rec = AuditRecord(
-        index=-1,
+        index=UNSEQUENCED,
         id=event_id,
         type=event.type,
         subject=event.subject,
@@ -148,8 +160,12 @@ def lock_head(conn: Connection) -> Frontier:
     return Frontier.from_bytes(int(row.size), bytes(row.frontier))
 
 
-def record_many(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
-    """Append several events, in order, inside the caller's open transaction."""
+def append_now(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
+    """Append events to the log under the head lock, inside the caller's transaction.
+
+    Today's callers queue instead (:func:`record_many`); this is the baseline of
+    the benchmark, and what the log did before the queue.
+    """
     prepared = [_prepare(e, f"events.{i}." if i else "") for i, e in enumerate(events)]
     if not prepared:
         return []
@@ -262,15 +278,106 @@ def record(
     at: datetime,
     data: Mapping[str, Any],
 ) -> AuditRecord:
-    """Append one event inside the caller's open transaction and return it with its index.
+    """Queue one event inside the caller's open transaction and return it (not yet indexed).
 
     ``type`` is a dotted lower-case name (``invoice.issued``), ``subject`` the
     document or challenge id, ``actor`` who acted (``system``, ``customer``,
     ``operator:<name>``), ``at`` an aware time, ``data`` hashes and masked
     values only (raw e-mails, phone numbers and codes are refused, naming the
-    key). The event commits or rolls back with the caller's transaction.
+    key). The event commits or rolls back with the caller's transaction; it
+    takes no lock, so call it anywhere in the transaction. The record's ``id``
+    is known at once, its ``index`` is :data:`UNSEQUENCED` until a sequencer
+    integrates it (:func:`~evservice.audit.wait_sequenced`).
     """
     return record_many(session, [NewEvent(type, subject, actor, at, data)])[0]
+
+
+_QUEUE_COLUMNS = ("event_id", "v", "type", "subject", "actor", "at", "data")
+
+
+@functools.lru_cache(maxsize=64)
+def _queue_statement(events: int) -> sa.TextClause:
+    """INSERT ``events`` rows into the queue in one statement (plain SQL, cached per shape)."""
+    values = ", ".join(
+        "(" + ", ".join(f":q{n}_{c}" for c in _QUEUE_COLUMNS) + ")" for n in range(events)
+    )
+    statement = sa.text(
+        f"INSERT INTO audit_queue ({', '.join(_QUEUE_COLUMNS)}) VALUES {values}"  # noqa: S608
+    )
+    return statement.bindparams(
+        *(sa.bindparam(f"q{n}_at", type_=UTCDateTime()) for n in range(events))
+    )
+
+
+def record_many(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
+    """Queue several events, in order, inside the caller's open transaction.
+
+    No shared lock is taken: the events commit or roll back with the caller's
+    transaction, and a sequencer gives them consecutive leaf indexes after the
+    commit. The records come back with ``index == UNSEQUENCED``; pass their
+    ``id`` to :func:`~evservice.audit.wait_sequenced` for the index.
+    """
+    prepared = [_prepare(e, f"events.{i}." if i else "") for i, e in enumerate(events)]
+    if not prepared:
+        return []
+    try:
+        conn = session.connection()
+        for start in range(0, len(prepared), _ONE_STATEMENT_MAX):
+            part = prepared[start : start + _ONE_STATEMENT_MAX]
+            params = {
+                f"q{n}_{c}": row[c] for n, (row, _) in enumerate(part) for c in _QUEUE_COLUMNS
+            }
+            conn.execute(_queue_statement(len(part)), params)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"queueing an audit event failed: {type(exc).__name__}") from exc
+    return [rec for _, rec in prepared]
+
+
+def integrate_rows(conn: Connection, rows: Sequence[Any]) -> list[tuple[int, str]]:
+    """Give queued ``rows`` (in order) the next leaf indexes and write them into the log.
+
+    The caller holds the head lock (``lock_head`` in the sequencer's transaction)
+    and has removed the rows from the queue in the same transaction. Leaves are
+    recomputed from the stored fields (the data is already canonical JSON), the
+    batch's subtree nodes computed at once, then events, nodes and head are
+    written together. Returns ``(index, event_id)`` for each row.
+    """
+    frontier = lock_head(conn)
+    event_rows: list[dict[str, Any]] = []
+    node_rows: list[dict[str, Any]] = []
+    placed: list[tuple[int, str]] = []
+    for row in rows:
+        at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
+        data_bytes = row.data.encode("utf-8")
+        raw = canonical_event_bytes(
+            id=row.event_id,
+            type=row.type,
+            subject=row.subject,
+            actor=row.actor,
+            at=at,
+            data={},
+            data_bytes=data_bytes,
+            version=int(row.v),
+        )
+        index = frontier.size
+        for level, idx, h in frontier.append(leaf_hash(raw)):
+            node_rows.append({"level": level, "idx": idx, "hash": h})
+        event_rows.append(
+            {
+                "idx": index,
+                "event_id": row.event_id,
+                "v": int(row.v),
+                "type": row.type,
+                "subject": row.subject,
+                "actor": row.actor,
+                "at": at,
+                "data": row.data,
+            }
+        )
+        placed.append((index, row.event_id))
+    if event_rows:
+        _write(conn, event_rows, node_rows, frontier)
+    return placed
 
 
 def event_from_row(row: Any) -> AuditRecord:

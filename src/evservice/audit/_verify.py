@@ -9,7 +9,25 @@ rebuilds the tree with the same frontier code the appenders use, and compares
 * each subtree it completes with the stored node (names tampered nodes);
 * the rebuilt root at every signed checkpoint's size with the root that the
   checkpoint signs (catches a rewrite that also recomputed the stored hashes);
-* the final frontier with the stored log head.
+* the final frontier with the stored log head;
+* the queue: no event waits longer than ``max_queue_age``, and no queued
+  event is also in the log (it would be integrated twice);
+* the domain rows, through ``domain_checks`` that the domains provide
+  (``invoices.audit_check`` compares each invoice's amount, draft and
+  document hashes with its events).
+
+A leaf that disagrees with its event is told apart: when the tree above it
+(the stored parent, or a signed checkpoint) agrees with the *event*, the stored
+leaf hash was edited (``node``); otherwise the event was (``edited``). A
+subtree mismatch whose parent still agrees is an edited ``node``; one whose
+ancestors all disagree means events beneath it were rewritten together with
+their lower hashes (``rewritten``).
+
+A log with events but no stored checkpoint fails (``no-checkpoint``): the
+sequencer signs one after its first batch, so none left means they were
+deleted. Checkpoints kept outside the store (``checkpoints=``) are the only
+defence against a consistent rewrite of everything stored; the summary says
+when none was given.
 
 Memory stays O(chunk + log n + checkpoints): the log is never loaded whole.
 """
@@ -17,7 +35,7 @@ Memory stays O(chunk + log n + checkpoints): the log is never loaded whole.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,13 +45,13 @@ from sqlalchemy.engine import Connection
 from evservice._context import Context, resolve
 from evservice.audit._checkpoint import iter_checkpoints
 from evservice.audit._keys import check_origin, log_public_key_string
-from evservice.audit._log import EVENTS, NODES, event_from_row, read_head
-from evservice.audit._merkle import EMPTY_ROOT, Frontier
+from evservice.audit._log import EVENTS, NODES, QUEUE, event_from_row, read_head
+from evservice.audit._merkle import EMPTY_ROOT, Frontier, NodeKey
 from evservice.audit._offline import NoteError, open_checkpoint
 from evservice.errors import StoreError, ValidationError
 from evservice.store import is_postgres
 
-__all__ = ["LogProblem", "LogVerification", "verify_log"]
+__all__ = ["DomainCheck", "LogProblem", "LogVerification", "verify_log"]
 
 _MISSING = b"\x00" * 32
 _MAX_OBSERVATIONS = 10_000
@@ -44,8 +62,14 @@ class LogProblem:
     """One thing wrong with the log. ``index`` names the row (or leaf) when there is one.
 
     Kinds: ``edited``, ``deleted``, ``inserted``, ``reordered`` (event rows),
-    ``node`` (a stored subtree hash), ``head`` (the stored size/frontier),
-    ``checkpoint`` (a signed checkpoint disagrees or does not verify).
+    ``rewritten`` (events and their lower hashes rewritten together), ``node``
+    (a stored subtree or leaf hash edited, the events intact), ``head`` (the
+    stored size/frontier, or its row missing), ``emptied`` (no events left
+    where the log had some), ``checkpoint`` (a signed checkpoint disagrees,
+    does not verify, or its stored copy is gone), ``no-checkpoint`` (events but
+    no stored checkpoint at all), ``queue`` (an event waits too long, or is
+    both queued and in the log), ``domain`` (a domain row disagrees with its
+    events, or has none).
     """
 
     kind: str
@@ -69,6 +93,8 @@ class LogVerification:
     problems: tuple[LogProblem, ...] = ()
     warnings: tuple[str, ...] = ()
     more_problems: int = 0
+    notes: tuple[str, ...] = ()
+    queued: int = 0
 
     @property
     def first_bad_index(self) -> int | None:
@@ -81,7 +107,8 @@ class LogVerification:
         if self.ok:
             head = (
                 f"audit log intact: {self.rows} events re-hashed, root {self.root.hex()} "
-                f"at size {self.size}, {self.checkpoints_checked} signed checkpoint(s) match"
+                f"at size {self.size}, {self.checkpoints_checked} signed checkpoint(s) match, "
+                f"{self.queued} event(s) queued"
             )
         else:
             count = len(self.problems) + self.more_problems
@@ -92,6 +119,7 @@ class LogVerification:
         if self.more_problems:
             lines.append(f"  ... and {self.more_problems} more")
         lines.extend(f"  warning: {w}" for w in self.warnings)
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
 
@@ -115,6 +143,11 @@ class _State:
     bad_leaves: list[int] = field(default_factory=list)
     targets: dict[int, list[_Target]] = field(default_factory=dict)
     checked: int = 0
+    notes: list[str] = field(default_factory=list)
+    matched_sizes: list[int] = field(default_factory=list)
+    leaf_node_edited: set[int] = field(default_factory=set)
+    node_mismatches: dict[NodeKey, str] = field(default_factory=dict)
+    skipped_nodes: set[NodeKey] = field(default_factory=set)
 
     def add(self, kind: str, index: int | None, detail: str) -> None:
         if len(self.problems) < self.max_problems:
@@ -124,18 +157,32 @@ class _State:
 
 
 def _collect_checkpoints(
-    conn: Connection, state: _State, origin: str, vkey: str, external: Iterable[str]
+    conn: Connection, state: _State, origin: str, vkey: str, external: Sequence[str]
 ) -> None:
     """Verify every stored (and given) checkpoint's signature; keep their roots as targets."""
     notes: list[tuple[str, str, int | None, bytes | None]] = []
+    stored_roots: dict[int, bytes] = {}
     for stored in iter_checkpoints(conn):
         if stored.origin != origin:
             state.warnings.append(
                 f"checkpoint at size {stored.size} has origin {stored.origin!r}, not checked"
             )
             continue
+        stored_roots[stored.size] = stored.root_hash
         notes.append(
             (f"stored checkpoint at size {stored.size}", stored.note, stored.size, stored.root_hash)
+        )
+    if state.size > 0 and not stored_roots:
+        state.add(
+            "no-checkpoint",
+            None,
+            f"no checkpoint: the log has {state.size} events but no stored signed checkpoint "
+            "(the sequencer signs one after its first batch): they were deleted",
+        )
+    if not external:
+        state.notes.append(
+            "no external checkpoint was given: the log was checked only against the "
+            "checkpoints stored with it (give an auditor's copy with --checkpoint)"
         )
     for n, note in enumerate(external):
         notes.append((f"given checkpoint #{n + 1}", note, None, None))
@@ -147,9 +194,24 @@ def _collect_checkpoints(
             continue
         if row_size is not None and (opened.size != row_size or opened.root_hash != row_root):
             state.add("checkpoint", None, f"{label}: the stored row differs from its signed note")
+        if row_size is None and opened.size > 0:
+            kept = stored_roots.get(opened.size)
+            if kept is None:
+                state.add(
+                    "checkpoint",
+                    None,
+                    f"{label} (size {opened.size}) has no stored copy: the stored checkpoint "
+                    "was deleted",
+                )
+            elif kept != opened.root_hash:
+                state.add(
+                    "checkpoint",
+                    None,
+                    f"{label} (size {opened.size}) signs another root than the stored one",
+                )
         if opened.size > state.size:
             state.add(
-                "checkpoint",
+                "emptied" if state.size == 0 else "checkpoint",
                 None,
                 f"{label} signs size {opened.size} but the log has only {state.size} events: "
                 "events were removed",
@@ -163,14 +225,19 @@ def _collect_checkpoints(
 def _check_targets(state: _State, tree: Frontier) -> None:
     for target in state.targets.get(tree.size, ()):
         state.checked += 1
-        if tree.root() != target.root:
-            first_bad = state.bad_leaves[0] if state.bad_leaves else None
-            hint = f" (first bad row: {first_bad})" if first_bad is not None else ""
-            state.add(
-                "checkpoint",
-                None,
-                f"the events do not hash to the root signed by the {target.label}{hint}",
+        if tree.root() == target.root:
+            state.matched_sizes.append(tree.size)
+            continue
+        first_bad = state.bad_leaves[0] if state.bad_leaves else None
+        if first_bad is not None and first_bad < tree.size:
+            # The damage named at that row explains it; one problem, not two.
+            state.notes.append(
+                f"the {target.label} does not match the events either (first bad row: {first_bad})"
             )
+            continue
+        state.add(
+            "checkpoint", None, f"the events do not hash to the root signed by the {target.label}"
+        )
 
 
 def _stored_range(conn: Connection, level: int, lo: int, hi: int) -> dict[int, bytes]:
@@ -183,7 +250,13 @@ def _stored_range(conn: Connection, level: int, lo: int, hi: int) -> dict[int, b
 
 
 def _compare_nodes(conn: Connection, state: _State, pending: list[tuple[int, int, bytes]]) -> None:
-    """Compare completed subtrees (level >= 1) with the stored nodes, level by level."""
+    """Compare completed subtrees (level >= 1) with the stored nodes, level by level.
+
+    Mismatches are kept in ``state.node_mismatches`` and named at the end
+    (:func:`_name_nodes`), when their parents are known. A level-1 node over one
+    bad leaf that still matches says that the leaf's stored hash was edited,
+    not its event.
+    """
     by_level: dict[int, list[tuple[int, bytes]]] = {}
     for level, idx, h in pending:
         by_level.setdefault(level, []).append((idx, h))
@@ -192,14 +265,45 @@ def _compare_nodes(conn: Connection, state: _State, pending: list[tuple[int, int
         for idx, h in items:
             lo, hi = idx << level, (idx + 1) << level
             pos = bisect.bisect_left(state.bad_leaves, lo)
-            if pos < len(state.bad_leaves) and state.bad_leaves[pos] < hi:
-                continue  # a consequence of a bad leaf already named
             got = stored.get(idx)
+            if pos < len(state.bad_leaves) and state.bad_leaves[pos] < hi:
+                bad = state.bad_leaves[pos : bisect.bisect_left(state.bad_leaves, hi)]
+                if level == 1 and len(bad) == 1 and got == h:
+                    state.leaf_node_edited.add(bad[0])
+                state.skipped_nodes.add((level, idx))
+                continue  # a consequence of a bad leaf already named
             if got is None:
-                state.add("node", lo, f"stored subtree ({level}, {idx}) is missing")
+                state.node_mismatches[(level, idx)] = f"stored subtree ({level}, {idx}) is missing"
             elif got != h:
-                state.add("node", lo, f"stored subtree ({level}, {idx}) differs from the events")
+                state.node_mismatches[(level, idx)] = (
+                    f"stored subtree ({level}, {idx}) differs from the events"
+                )
     pending.clear()
+
+
+def _name_nodes(state: _State, size: int) -> None:
+    """Name each stored-subtree mismatch: an edited node, or the top of a rewrite below it."""
+    mismatched = state.node_mismatches
+    for level, idx in sorted(mismatched):
+        parent = (level + 1, idx >> 1)
+        lo, hi = idx << level, (idx + 1) << level
+        if (level - 1, idx * 2) in mismatched or (level - 1, idx * 2 + 1) in mismatched:
+            continue  # above a mismatch already named
+        parent_complete = ((parent[1] + 1) << parent[0]) <= size
+        if parent in mismatched:
+            state.add(
+                "rewritten",
+                lo,
+                f"events {lo}..{hi - 1} and their stored hashes up to level {level - 1} were "
+                f"rewritten: stored subtree ({level}, {idx}) and every one above it disagree "
+                "with them",
+            )
+        elif parent_complete and parent not in state.skipped_nodes:
+            state.add("node", lo, f"{mismatched[(level, idx)]}; the tree above it agrees")
+        elif any(s >= hi for s in state.matched_sizes):
+            state.add("node", lo, f"{mismatched[(level, idx)]}; a signed checkpoint agrees")
+        else:
+            state.add("node", lo, mismatched[(level, idx)])
 
 
 def _classify(state: _State) -> None:
@@ -234,6 +338,13 @@ def _classify(state: _State) -> None:
                 f"a row that the log never recorded ({name}); the {run} row(s) after it "
                 "are shifted up by one",
             )
+        elif j is None and (i in state.leaf_node_edited or any(s > i for s in state.matched_sizes)):
+            state.add(
+                "node",
+                i,
+                f"stored leaf hash (0, {i}) was edited; the event ({name}) agrees with the "
+                "tree above it",
+            )
         elif j is None:
             state.add(
                 "edited", i, f"the stored fields no longer hash to the recorded leaf ({name})"
@@ -250,6 +361,10 @@ def _classify(state: _State) -> None:
             state.add("reordered", i, f"holds the event recorded at index {j} ({name}){shifted}")
 
 
+#: A check of one domain's rows against their events (see ``invoices.audit_check``).
+DomainCheck = Callable[[Connection], Iterable[LogProblem]]
+
+
 def verify_log(
     ctx: Context | None = None,
     *,
@@ -257,14 +372,19 @@ def verify_log(
     chunk_size: int = 2000,
     max_problems: int = 100,
     time_skew: timedelta = timedelta(minutes=5),
+    max_queue_age: timedelta = timedelta(minutes=10),
+    domain_checks: Sequence[DomainCheck] = (),
 ) -> LogVerification:
     """Re-hash every stored event and check the log against itself and its checkpoints.
 
     ``checkpoints`` are extra signed checkpoint notes kept outside the store (by
-    an auditor or a witness); they are checked like the stored ones. A time
-    going backwards by more than ``time_skew`` between consecutive rows is a
-    warning (concurrent writers may be a little out of order; a forged row often
-    is by much more).
+    an auditor or a witness); they are checked like the stored ones, and each
+    must still have its stored copy. A time going backwards by more than
+    ``time_skew`` between consecutive rows is a warning (concurrent writers may
+    be a little out of order; a forged row often is by much more). An event
+    queued for longer than ``max_queue_age`` (by the context's clock) is a
+    problem: no sequencer is running. ``domain_checks`` compare domain rows
+    with their events inside the same snapshot.
     """
     if chunk_size < 1:
         raise ValidationError("chunk_size", "must be at least 1")
@@ -272,16 +392,75 @@ def verify_log(
     origin = check_origin(ctx.settings.audit_origin)
     vkey = log_public_key_string(ctx.settings)
     engine = ctx.engine
+    now = ctx.clock.now()
     try:
         conn_cm = engine.connect()
         if is_postgres(engine):
             conn_cm = conn_cm.execution_options(isolation_level="REPEATABLE READ")
         with conn_cm as conn:
-            return _verify(
+            state, tree, rows = _verify(
                 conn, origin, vkey, list(checkpoints), chunk_size, max_problems, time_skew
             )
+            queued = _check_queue(conn, state, now, max_queue_age)
+            for check in domain_checks:
+                for problem in check(conn):
+                    state.add(problem.kind, problem.index, problem.detail)
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"reading the audit log failed: {type(exc).__name__}") from exc
+    state.problems.sort(key=lambda p: (p.index is None, p.index or 0))
+    return LogVerification(
+        ok=not state.problems and not state.more,
+        size=state.size,
+        rows=rows,
+        root=tree.root() if tree.size else EMPTY_ROOT,
+        checkpoints_checked=state.checked,
+        problems=tuple(state.problems),
+        warnings=tuple(state.warnings),
+        more_problems=state.more,
+        notes=tuple(state.notes),
+        queued=queued,
+    )
+
+
+def _check_queue(conn: Connection, state: _State, now: datetime, max_age: timedelta) -> int:
+    """Nothing waits in the queue too long; nothing queued is also in the log already."""
+    queued = int(conn.execute(sa.select(sa.func.count()).select_from(QUEUE)).scalar_one())
+    if not queued:
+        return 0
+    oldest = conn.execute(sa.select(sa.func.min(QUEUE.c.at))).scalar_one()
+    stale = int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(QUEUE).where(QUEUE.c.at < now - max_age)
+        ).scalar_one()
+    )
+    if stale:
+        state.add(
+            "queue",
+            None,
+            f"{stale} event(s) wait in the queue longer than {max_age} (oldest from "
+            f"{oldest.isoformat()}): no sequencer is integrating; run 'evservice audit sequence'",
+        )
+    twice = conn.execute(
+        sa.select(QUEUE.c.event_id, EVENTS.c.idx)
+        .join(EVENTS, EVENTS.c.event_id == QUEUE.c.event_id)
+        .order_by(EVENTS.c.idx)
+        .limit(10)
+    ).all()
+    for event_id, idx in twice:
+        state.add(
+            "queue",
+            int(idx),
+            f"event {event_id} is in the log and still queued: it was not removed from the "
+            "queue when it was integrated",
+        )
+    return queued
+
+
+def _read_head_or_none(conn: Connection) -> Frontier | None:
+    try:
+        return read_head(conn)
+    except (StoreError, ValueError):
+        return None
 
 
 def _verify(
@@ -292,12 +471,18 @@ def _verify(
     chunk_size: int,
     max_problems: int,
     time_skew: timedelta,
-) -> LogVerification:
-    head = read_head(conn)
+) -> tuple[_State, Frontier, int]:
+    stored_head = _read_head_or_none(conn)
+    head = stored_head or Frontier()
     state = _State(size=head.size, max_problems=max_problems)
-    _collect_checkpoints(conn, state, origin, vkey, external)
     tree = Frontier()
+    if stored_head is None:
+        state.add("head", None, "the log head row is missing or unreadable")
+    _collect_checkpoints(conn, state, origin, vkey, external)
     _check_targets(state, tree)  # checkpoints of the empty log
+    if head.size and conn.execute(sa.select(EVENTS.c.idx).limit(1)).first() is None:
+        state.add("emptied", None, f"the log holds no events, but its head records {head.size}")
+        return state, tree, 0
     pending: list[tuple[int, int, bytes]] = []
     rows_seen = 0
     last_idx: int | None = None
@@ -371,17 +556,13 @@ def _verify(
         fill_gap(upto, _stored_range(conn, 0, tree.size, upto - 1))
         _compare_nodes(conn, state, pending)
     _compare_nodes(conn, state, pending)
+    _name_nodes(state, tree.size)
     _classify(state)
-    if not state.bad_leaves and tree.to_bytes() != head.to_bytes():
+    if (
+        stored_head is not None
+        and not state.bad_leaves
+        and not state.node_mismatches
+        and tree.to_bytes() != head.to_bytes()
+    ):
         state.add("head", None, "the stored log head (size and frontier) differs from the events")
-    state.problems.sort(key=lambda p: (p.index is None, p.index or 0))
-    return LogVerification(
-        ok=not state.problems and not state.more,
-        size=head.size,
-        rows=rows_seen,
-        root=tree.root() if tree.size else EMPTY_ROOT,
-        checkpoints_checked=state.checked,
-        problems=tuple(state.problems),
-        warnings=tuple(state.warnings),
-        more_problems=state.more,
-    )
+    return state, tree, rows_seen

@@ -1,0 +1,289 @@
+"""The sequencer: moves queued events into the log, a batch per short transaction.
+
+Callers only insert into ``audit_queue`` (:func:`~evservice.audit.record`).
+A sequencer integrates the queue in batches of up to ``batch_size`` events,
+waking every ``interval`` when the queue is short. One batch is one
+transaction that
+
+1. takes the integration lock: ``pg_try_advisory_xact_lock`` on PostgreSQL
+   (keyed on the schema, released by commit, rollback or the death of the
+   connection); on SQLite the transaction's IMMEDIATE write lock;
+2. deletes the oldest queued rows, ``RETURNING`` them;
+3. gives them the next leaf indexes, computes their leaves and every subtree
+   they complete, and writes events, nodes and the new head;
+4. signs a checkpoint when the newest one is older than ``checkpoint_every``
+   (so a deleted set of checkpoints is noticed by ``audit verify``).
+
+Because the delete from the queue and the insert into the log commit together,
+a kill at any point leaves either the batch in the queue or in the log, never
+both or neither; the next sequencer integrates it exactly once. Several
+sequencers may run (in the batch process, in a server, ``evservice audit
+sequence``); the lock lets exactly one integrate at a time, the others find it
+taken and wait for their next turn.
+
+:func:`wait_sequenced` and :func:`sequence_pending` integrate themselves when
+no other sequencer holds the lock, so a caller that needs a leaf index (a proof
+right after issuing, the checkpoint at the end of a batch) never depends on a
+background process being up; their wait is bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from evservice._context import Context, resolve
+from evservice.audit._checkpoint import SignedCheckpoint, publish_head, sign_head
+from evservice.audit._event import AuditRecord
+from evservice.audit._log import EVENTS, QUEUE, event_from_row, integrate_rows, reading
+from evservice.errors import AuditPendingError, NotFoundError, StoreError, ValidationError
+from evservice.store import transaction
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_INTERVAL",
+    "Sequencer",
+    "SequencerOptions",
+    "integrate_batch",
+    "publish_checkpoint",
+    "queue_length",
+    "run_sequencer",
+    "sequence_pending",
+    "wait_sequenced",
+]
+
+#: Events integrated per transaction at most.
+DEFAULT_BATCH_SIZE = 2000
+#: How long a sequencer sleeps when the queue had less than a full batch.
+DEFAULT_INTERVAL = timedelta(milliseconds=20)
+#: A sequencer signs a checkpoint when the newest is older than this.
+DEFAULT_CHECKPOINT_EVERY = timedelta(minutes=1)
+
+_LOCK_SQL = sa.text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || :name))")
+_LOCK_NAME = ".evservice.audit.sequencer"
+_POLL = 0.005
+
+
+@dataclass(frozen=True)
+class SequencerOptions:
+    """How a sequencer batches: up to ``batch_size`` events, or what came in ``interval``."""
+
+    batch_size: int = DEFAULT_BATCH_SIZE
+    interval: timedelta = DEFAULT_INTERVAL
+    checkpoint_every: timedelta | None = DEFAULT_CHECKPOINT_EVERY
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 100_000:
+            raise ValidationError("batch_size", "must be between 1 and 100000")
+        if self.interval <= timedelta(0):
+            raise ValidationError("interval", "must be positive")
+        if self.checkpoint_every is not None and self.checkpoint_every < timedelta(0):
+            raise ValidationError("checkpoint_every", "must not be negative")
+
+
+def _try_lock(conn: Connection) -> bool:
+    """Take the integration lock for this transaction, or say that another sequencer has it."""
+    if conn.dialect.name == "postgresql":
+        return bool(conn.execute(_LOCK_SQL, {"name": _LOCK_NAME}).scalar_one())
+    return True  # SQLite: the transaction began IMMEDIATE, so we hold the write lock
+
+
+def integrate_batch(
+    ctx: Context | None = None, options: SequencerOptions | None = None
+) -> int | None:
+    """Integrate one batch of queued events; the number integrated, or None if the lock is taken."""
+    ctx = resolve(ctx)
+    options = options or SequencerOptions()
+    oldest = sa.select(QUEUE.c.seq).order_by(QUEUE.c.seq).limit(options.batch_size)
+    take = sa.delete(QUEUE).where(QUEUE.c.seq.in_(oldest.scalar_subquery())).returning(*QUEUE.c)
+    with transaction(ctx.engine) as session:
+        conn = session.connection()
+        if not _try_lock(conn):
+            return None
+        rows = sorted(conn.execute(take).all(), key=lambda r: int(r.seq))
+        integrate_rows(conn, rows)
+        if rows and options.checkpoint_every is not None:
+            sign_head(conn, ctx, older_than=options.checkpoint_every)
+    return len(rows)
+
+
+def queue_length(ctx: Context | None = None) -> int:
+    """How many committed events wait in the queue."""
+    with reading(resolve(ctx).engine) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(QUEUE)).scalar_one())
+
+
+def _max_seq(conn: Connection) -> int | None:
+    value = conn.execute(sa.select(sa.func.max(QUEUE.c.seq))).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def _min_seq(conn: Connection) -> int | None:
+    value = conn.execute(sa.select(sa.func.min(QUEUE.c.seq))).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def sequence_pending(
+    ctx: Context | None = None,
+    *,
+    timeout: timedelta = timedelta(seconds=60),
+    options: SequencerOptions | None = None,
+) -> int:
+    """Integrate every event committed before the call (and return how many this call did).
+
+    Integrates itself, batch after batch, while no other sequencer holds the
+    lock; otherwise waits for that one. Raises :class:`AuditPendingError` when
+    queued events remain after ``timeout``.
+    """
+    ctx = resolve(ctx)
+    deadline = time.monotonic() + timeout.total_seconds()
+    with reading(ctx.engine) as conn:
+        target = _max_seq(conn)
+    done = 0
+    while target is not None:
+        got = integrate_batch(ctx, options)
+        if got:
+            done += got
+        with reading(ctx.engine) as conn:
+            low = _min_seq(conn)
+        if low is None or low > target:
+            break
+        if time.monotonic() > deadline:
+            raise AuditPendingError(
+                f"audit events are still queued after {timeout.total_seconds():g} s"
+            )
+        if got is None:
+            time.sleep(_POLL)
+    return done
+
+
+def wait_sequenced(
+    event_id: str, ctx: Context | None = None, *, timeout: timedelta = timedelta(seconds=30)
+) -> AuditRecord:
+    """The event ``event_id`` as it stands in the log, with its leaf index.
+
+    Waits (at most ``timeout``) while it is queued, integrating the queue itself
+    when no other sequencer is at work. Raises :class:`NotFoundError` for an id
+    neither queued nor in the log, :class:`AuditPendingError` when time runs out.
+    """
+    if not isinstance(event_id, str) or not event_id:
+        raise ValidationError("event_id", "must be the id record() returned")
+    ctx = resolve(ctx)
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        with reading(ctx.engine) as conn:
+            row = conn.execute(sa.select(EVENTS).where(EVENTS.c.event_id == event_id)).one_or_none()
+            if row is not None:
+                return event_from_row(row)
+            queued = conn.execute(
+                sa.select(QUEUE.c.seq).where(QUEUE.c.event_id == event_id)
+            ).one_or_none()
+        if queued is None:
+            # Integrated between the two reads? Look once more before saying no.
+            with reading(ctx.engine) as conn:
+                row = conn.execute(
+                    sa.select(EVENTS).where(EVENTS.c.event_id == event_id)
+                ).one_or_none()
+            if row is not None:
+                return event_from_row(row)
+            raise NotFoundError(f"no audit event {event_id!r} is queued or in the log")
+        if time.monotonic() > deadline:
+            raise AuditPendingError(
+                f"audit event {event_id!r} is still queued after {timeout.total_seconds():g} s"
+            )
+        if integrate_batch(ctx) is None:
+            time.sleep(_POLL)
+
+
+def run_sequencer(
+    ctx: Context | None = None,
+    options: SequencerOptions | None = None,
+    *,
+    stop: threading.Event | None = None,
+    once: bool = False,
+) -> int:
+    """Integrate the queue until ``stop`` is set (or, with ``once``, until it is empty).
+
+    A full batch is followed at once by the next; a short one by a pause of
+    ``options.interval``. Returns the number of events this sequencer integrated.
+    A failing store is retried after a pause, so a server's sequencer survives
+    a database restart; ``once`` raises instead.
+    """
+    ctx = resolve(ctx)
+    options = options or SequencerOptions()
+    stop = stop or threading.Event()
+    total = 0
+    while not stop.is_set():
+        try:
+            got = integrate_batch(ctx, options)
+        except StoreError:
+            if once:
+                raise
+            stop.wait(1.0)
+            continue
+        total += got or 0
+        if got == options.batch_size:
+            continue
+        if once and got is not None:
+            break
+        stop.wait(options.interval.total_seconds())
+    return total
+
+
+class Sequencer:
+    """A sequencer on a background thread, for a long-running process (server, batch).
+
+    ``with Sequencer(ctx):`` runs one while the block runs; on leaving, it
+    integrates what is left (bounded) and stops.
+    """
+
+    def __init__(self, ctx: Context | None = None, options: SequencerOptions | None = None) -> None:
+        self.ctx = resolve(ctx)
+        self.options = options or SequencerOptions()
+        self.stopping = threading.Event()
+        self.integrated = 0
+        self.thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+
+    def _run(self) -> None:
+        self.integrated = run_sequencer(self.ctx, self.options, stop=self.stopping)
+
+    def start(self) -> Sequencer:
+        self.thread.start()
+        return self
+
+    def stop(self, *, drain: bool = True) -> None:
+        """Stop the thread; with ``drain``, integrate what was queued before returning."""
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        if drain:
+            sequence_pending(self.ctx, options=self.options)
+
+    def __enter__(self) -> Sequencer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(drain=exc_type is None)
+
+
+def publish_checkpoint(ctx: Context | None = None) -> SignedCheckpoint:
+    """Integrate what is queued, then sign and store a checkpoint of the log.
+
+    The checkpoint covers every event committed before the call (and only
+    sequenced ones); if one was published at this size already, that one is
+    returned.
+    """
+    ctx = resolve(ctx)
+    sequence_pending(ctx)
+    return publish_head(ctx)
