@@ -49,7 +49,7 @@ def test_bundle_verifies_with_the_public_key_only(bundle: bytes, vkey: str) -> N
     assert "audit bundle OK: 4 event(s)" in result.summary()
     obj = json.loads(bundle)
     assert obj["format"] == "evservice-audit-bundle"
-    assert obj["version"] == 1
+    assert obj["version"] == 2  # version 2 adds the signed list of the events (manifest)
     assert obj["verifier_key"] == vkey
     first = json.loads(base64.b64decode(obj["events"][0]["event"]))
     assert first["v"] == 1
@@ -80,6 +80,33 @@ def test_truncated_extended_or_foreign_bundles_fail(bundle: bytes, vkey: str) ->
         assert not result.ok
         assert result.summary().startswith("audit bundle INVALID")
     assert not verify_bundle(bundle, "not a key").ok
+
+
+def _reencode(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+@pytest.mark.parametrize("position", [0, 1, -1])
+def test_a_bundle_with_one_event_removed_fails(bundle: bytes, vkey: str, position: int) -> None:
+    """Every remaining event still has a valid proof; the log's signed list catches the gap."""
+    obj = json.loads(bundle)
+    del obj["events"][position]
+    result = verify_bundle(_reencode(obj), vkey)
+    assert not result.ok
+    assert "an event was removed or added" in result.summary()
+
+
+def test_a_bundle_without_its_manifest_or_of_version_1_fails(bundle: bytes, vkey: str) -> None:
+    obj = json.loads(bundle)
+    del obj["events"][1]
+    old = {k: v for k, v in obj.items() if k != "manifest"} | {"version": 1}
+    result = verify_bundle(_reencode(old), vkey)
+    assert not result.ok
+    assert "no signed event list" in result.summary()
+    stripped = {k: v for k, v in obj.items() if k != "manifest"}
+    assert not verify_bundle(_reencode(stripped), vkey).ok
+    obj["manifest"] = obj["checkpoint"]  # a checkpoint never passes for a manifest
+    assert not verify_bundle(_reencode(obj), vkey).ok
 
 
 def test_reencoded_but_equivalent_json_is_refused(bundle: bytes, vkey: str) -> None:

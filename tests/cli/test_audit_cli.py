@@ -17,7 +17,7 @@ from reportlab.pdfgen import canvas
 
 import evservice._context
 from evservice._context import Context
-from evservice.audit import NewEvent, record_many
+from evservice.audit import NewEvent, record_many, sequence_pending
 from evservice.cli import main
 from evservice.config import get_settings
 from evservice.store import transaction
@@ -46,6 +46,7 @@ def cli_ctx(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     ]
     with transaction(default.engine) as session:
         record_many(session, events)
+    sequence_pending(default)  # as the sequencer of a running deployment would
     yield default
     get_settings.cache_clear()
 

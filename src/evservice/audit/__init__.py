@@ -26,7 +26,6 @@ from evservice.audit._checkpoint import (
     SignedCheckpoint,
     get_checkpoint,
     latest_checkpoint,
-    prove_consistency,
     verify_checkpoint,
 )
 from evservice.audit._event import (
@@ -40,12 +39,9 @@ from evservice.audit._keys import ensure_log_key, log_key_path, log_public_key_s
 from evservice.audit._log import (
     UNSEQUENCED,
     NewEvent,
-    consistency_proof,
-    inclusion_proof,
     log_size,
     record,
     record_many,
-    root_at,
 )
 from evservice.audit._offline import (
     EMPTY_ROOT,
@@ -61,8 +57,12 @@ from evservice.audit._offline import (
 from evservice.audit._sequencer import (
     Sequencer,
     SequencerOptions,
+    consistency_proof,
+    inclusion_proof,
+    prove_consistency,
     publish_checkpoint,
     queue_length,
+    root_at,
     run_sequencer,
     sequence_pending,
     wait_sequenced,

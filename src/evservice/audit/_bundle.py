@@ -15,11 +15,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from evservice._context import Context, resolve
-from evservice.audit._checkpoint import SignedCheckpoint
-from evservice.audit._keys import log_public_key_string
+from evservice.audit._checkpoint import SignedCheckpoint, sign_note
+from evservice.audit._keys import ensure_log_key, log_public_key_string
 from evservice.audit._log import EVENTS, StoreNodes, damaged, event_from_row, reading
 from evservice.audit._merkle import inclusion_proof
-from evservice.audit._offline import BUNDLE_FORMAT, BUNDLE_VERSION, encode_bundle
+from evservice.audit._offline import BUNDLE_FORMAT, BUNDLE_VERSION, encode_bundle, manifest_text
 from evservice.audit._sequencer import publish_checkpoint
 from evservice.errors import AuditIntegrityError, DocumentError, NotFoundError, ValidationError
 
@@ -81,11 +81,14 @@ def prove_subject(
                     "proof": [base64.b64encode(p).decode("ascii") for p in proof],
                 }
             )
+    listed = manifest_text(subject, checkpoint.size, [int(r.idx) for r in rows])
+    manifest = sign_note(listed, checkpoint.origin, ensure_log_key(ctx.settings))
     return encode_bundle(
         {
             "checkpoint": checkpoint.note,
             "events": items,
             "format": BUNDLE_FORMAT,
+            "manifest": manifest,
             "origin": checkpoint.origin,
             "subject": subject,
             "verifier_key": vkey,

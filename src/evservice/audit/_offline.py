@@ -11,15 +11,27 @@ anyone can check
 * a proof bundle for one document (:func:`verify_bundle`): its events, the
   inclusion proof of each, and the signed checkpoint they lead to.
 
-Bundle format (version 1) is one JSON object, serialised with sorted keys, no
+Bundle format (version 2) is one JSON object, serialised with sorted keys, no
 white space and ASCII only, followed by one newline (any other serialisation is
 refused, so that changing any byte of a bundle makes it fail)::
 
     {"checkpoint": "<signed note>", "events": [{"event": "<base64 event bytes>",
      "index": 7, "proof": ["<base64 hash>", ...]}, ...],
-     "format": "evservice-audit-bundle", "origin": "<log origin>",
-     "subject": "<document id>", "verifier_key": "<C2SP verifier key>",
-     "version": 1}
+     "format": "evservice-audit-bundle", "manifest": "<signed note>",
+     "origin": "<log origin>", "subject": "<document id>",
+     "verifier_key": "<C2SP verifier key>", "version": 2}
+
+The manifest is a signed note by the log key whose text is four lines::
+
+    evservice-audit-bundle-manifest/v1
+    <subject as a JSON string>
+    <checkpoint size>
+    <the indexes of every event about the subject below that size, comma-separated>
+
+so a bundle with an event left out (or one added) fails: the event list no
+longer matches what the log signed. Its first line keeps it from ever passing
+for a checkpoint, whose first line is the origin. Version 1 bundles carried no
+manifest and are refused.
 
 Each event's bytes are its RFC 8785 canonical JSON (schema ``v`` = 1: ``v``,
 ``id``, ``type``, ``subject``, ``actor``, ``at`` in RFC 3339 UTC, ``data``); its
@@ -47,6 +59,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
     "EMPTY_ROOT",
+    "MANIFEST_HEADER",
     "BundleVerification",
     "Checkpoint",
     "NoteError",
@@ -54,6 +67,7 @@ __all__ = [
     "encode_bundle",
     "key_id",
     "leaf_hash",
+    "manifest_text",
     "node_hash",
     "open_checkpoint",
     "parse_checkpoint_text",
@@ -66,7 +80,8 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "evservice-audit-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+MANIFEST_HEADER = "evservice-audit-bundle-manifest/v1"
 EVENT_SCHEMA_VERSION = 1
 HASH_SIZE = 32
 #: The root of the empty tree: SHA-256 of nothing.
@@ -304,6 +319,12 @@ def open_checkpoint(note: str, vkey: str) -> Checkpoint:
 # -- proof bundles -----------------------------------------------------------------
 
 
+def manifest_text(subject: str, size: int, indexes: Sequence[int]) -> str:
+    """The text the log signs to say which events about ``subject`` a bundle must hold."""
+    listed = ",".join(str(i) for i in indexes)
+    return f"{MANIFEST_HEADER}\n{json.dumps(subject, ensure_ascii=True)}\n{size}\n{listed}\n"
+
+
 def encode_bundle(obj: dict[str, Any]) -> bytes:
     """The one accepted serialisation of a bundle: sorted keys, compact, ASCII, newline."""
     return (
@@ -390,9 +411,13 @@ def _verify_bundle(bundle: bytes, public_key: str) -> BundleVerification:
         raise NoteError("bundle is not a JSON object")
     if encode_bundle(obj) != bytes(bundle):
         raise NoteError("bundle is not in its canonical form (it was altered)")
-    expected_keys = {"checkpoint", "events", "format", "origin", "subject", "verifier_key"}
-    if set(obj) != expected_keys | {"version"}:
-        raise NoteError("bundle fields are not those of version 1")
+    if obj.get("version") == 1:
+        raise NoteError(
+            "bundle version 1 has no signed event list: events left out cannot be detected"
+        )
+    expected_keys = {"checkpoint", "events", "format", "manifest", "origin", "subject"}
+    if set(obj) != expected_keys | {"verifier_key", "version"}:
+        raise NoteError(f"bundle fields are not those of version {BUNDLE_VERSION}")
     if obj["format"] != BUNDLE_FORMAT or obj["version"] != BUNDLE_VERSION:
         raise NoteError("unknown bundle format or version")
     if obj["verifier_key"] != public_key.strip():
@@ -405,6 +430,18 @@ def _verify_bundle(bundle: bytes, public_key: str) -> BundleVerification:
         raise NoteError("bundle origin differs from the checkpoint origin")
     if not isinstance(events, list) or not events:
         raise NoteError("bundle has no events")
+    manifest = obj["manifest"]
+    if not isinstance(manifest, str):
+        raise NoteError("manifest must be a signed note")
+    listed = verify_note(manifest, public_key)
+    given = [item.get("index") if isinstance(item, dict) else None for item in events]
+    if any(type(i) is not int for i in given):
+        raise NoteError("every event needs an integer index")
+    if listed != manifest_text(subject, checkpoint.size, given):  # type: ignore[arg-type]
+        raise NoteError(
+            "the events do not match the log's signed list for this subject "
+            "(an event was removed or added)"
+        )
     verified: list[VerifiedEvent] = []
     problems: list[str] = []
     last_index = -1

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from evservice._context import Context, resolve
+from evservice.audit import _checkpoint, _log
 from evservice.audit._checkpoint import SignedCheckpoint, publish_head, sign_head
 from evservice.audit._event import AuditRecord
 from evservice.audit._log import EVENTS, QUEUE, event_from_row, integrate_rows, reading
@@ -50,9 +51,13 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "Sequencer",
     "SequencerOptions",
+    "consistency_proof",
+    "inclusion_proof",
     "integrate_batch",
+    "prove_consistency",
     "publish_checkpoint",
     "queue_length",
+    "root_at",
     "run_sequencer",
     "sequence_pending",
     "wait_sequenced",
@@ -287,3 +292,41 @@ def publish_checkpoint(ctx: Context | None = None) -> SignedCheckpoint:
     ctx = resolve(ctx)
     sequence_pending(ctx)
     return publish_head(ctx)
+
+
+def _caught_up(size: int | None, ctx: Context) -> None:
+    """A size beyond the log's may be in the queue: integrate it (bounded) before proving."""
+    if size is not None and size > _log.log_size(ctx):
+        sequence_pending(ctx)
+
+
+def root_at(size: int | None = None, ctx: Context | None = None) -> bytes:
+    """The RFC 6962 root of the log at ``size`` (default: now), waiting for queued events."""
+    ctx = resolve(ctx)
+    _caught_up(size, ctx)
+    return _log.root_at(size, ctx)
+
+
+def inclusion_proof(index: int, size: int | None = None, ctx: Context | None = None) -> list[bytes]:
+    """The inclusion proof of event ``index`` at ``size`` (default: now), waiting for the queue."""
+    ctx = resolve(ctx)
+    _caught_up(max(index + 1, size or 0), ctx)
+    return _log.inclusion_proof(index, size, ctx)
+
+
+def consistency_proof(
+    old_size: int, new_size: int | None = None, ctx: Context | None = None
+) -> list[bytes]:
+    """The consistency proof ``old_size -> new_size`` (default: now), waiting for the queue."""
+    ctx = resolve(ctx)
+    _caught_up(max(old_size, new_size or 0), ctx)
+    return _log.consistency_proof(old_size, new_size, ctx)
+
+
+def prove_consistency(
+    old_size: int, new_size: int | None = None, ctx: Context | None = None
+) -> _checkpoint.ConsistencyProof:
+    """:func:`evservice.audit._checkpoint.prove_consistency`, waiting for queued events first."""
+    ctx = resolve(ctx)
+    _caught_up(max(old_size, new_size or 0), ctx)
+    return _checkpoint.prove_consistency(old_size, new_size, ctx)
