@@ -72,8 +72,10 @@ def ctx(audit_settings: Settings, clock: ManualClock) -> Context:
     with context.engine.begin() as conn:
         for table in ("audit_queue", "audit_event", "audit_node", "audit_checkpoint"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
+        conn.exec_driver_sql("DELETE FROM audit_log_head")  # a test may have deleted it
         conn.execute(
-            sa.text("UPDATE audit_log_head SET size = 0, frontier = :f WHERE id = 1"), {"f": b""}
+            sa.text("INSERT INTO audit_log_head (id, size, frontier) VALUES (1, 0, :f)"),
+            {"f": b""},
         )
     return context
 

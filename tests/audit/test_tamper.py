@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from evservice._context import Context
 from evservice.audit import publish_checkpoint, verify_log
-from evservice.audit._log import EVENTS, HEAD, NODES, event_from_row
+from evservice.audit._log import EVENTS, HEAD, NODES, QUEUE, event_from_row
 from evservice.audit._merkle import MemoryTree
 
 from .conftest import Append
@@ -221,3 +221,90 @@ def test_small_chunks_give_the_same_verdict(log: Context, raw_sql: Sql, chunk_si
         ("reordered", 11),
     ]
     assert chunked.rows == whole.rows == N - 1
+
+
+# -- issue 19 item 8: each kind of damage named as what it is ------------------------
+
+
+def test_deleting_every_checkpoint_fails_with_no_checkpoint(log: Context, raw_sql: Sql) -> None:
+    assert verify_log(log).checkpoints_checked >= 1  # the sequencer signed one
+    raw_sql("delete from audit_checkpoint")
+    result = verify_log(log)
+    assert [(p.kind, p.index) for p in result.problems] == [("no-checkpoint", None)]
+    assert "no checkpoint:" in result.summary()
+
+
+def test_the_summary_says_whether_an_external_checkpoint_was_given(log: Context) -> None:
+    kept = publish_checkpoint(log).note
+    assert "no external checkpoint was given" in verify_log(log).summary()
+    given = verify_log(log, checkpoints=[kept])
+    assert given.ok, given.summary()
+    assert "no external checkpoint" not in given.summary()
+
+
+def test_an_external_checkpoint_whose_stored_copy_was_deleted(log: Context, raw_sql: Sql) -> None:
+    kept = publish_checkpoint(log)
+    raw_sql("delete from audit_checkpoint where size = :s", s=kept.size)
+    result = verify_log(log, checkpoints=[kept.note])
+    assert not result.ok
+    assert "has no stored copy: the stored checkpoint was deleted" in result.summary()
+
+
+def test_an_emptied_log_is_reported_not_raised(log: Context, raw_sql: Sql) -> None:
+    raw_sql("delete from audit_event")
+    raw_sql("delete from audit_node")
+    result = verify_log(log)
+    assert [p.kind for p in result.problems] == ["emptied"]
+    assert "holds no events, but its head records 20" in result.summary()
+    raw_sql("update audit_log_head set size = 0, frontier = :f", f=b"")  # head reset too
+    result = verify_log(log)
+    assert not result.ok
+    assert "emptied" in [p.kind for p in result.problems]
+    assert "events were removed" in result.summary()
+    raw_sql("delete from audit_log_head")  # and the head row itself
+    result = verify_log(log)
+    assert not result.ok
+    assert "the log head row is missing" in result.summary()
+
+
+def test_an_edited_leaf_hash_is_a_node_not_an_event(log: Context, raw_sql: Sql) -> None:
+    raw_sql("update audit_node set hash = :h where level = 0 and idx = 6", h=b"\x02" * 32)
+    assert _kinds(log) == [("node", 6)]
+    assert "stored leaf hash (0, 6) was edited" in verify_log(log).summary()
+
+
+def test_an_edited_last_leaf_hash_is_told_by_the_checkpoint(
+    ctx: Context, append: Append, raw_sql: Sql
+) -> None:
+    append(5)  # leaf 4 has no sibling: only the signed checkpoint can vouch for the event
+    raw_sql("update audit_node set hash = :h where level = 0 and idx = 4", h=b"\x02" * 32)
+    assert _kinds(ctx) == [("node", 4)]
+
+
+def test_an_event_rewritten_with_its_leaf_is_named_rewritten(log: Context, raw_sql: Sql) -> None:
+    raw_sql("update audit_event set actor = 'operator:mallory' where idx = 9")
+    with log.engine.begin() as conn:
+        row = conn.execute(sa.select(EVENTS).where(EVENTS.c.idx == 9)).one()
+        conn.execute(
+            sa.update(NODES)
+            .where(NODES.c.level == 0, NODES.c.idx == 9)
+            .values(hash=event_from_row(row).leaf_hash)
+        )
+    kinds = _kinds(log)
+    assert kinds == [("rewritten", 8)]
+
+
+def test_a_stale_queue_and_an_event_both_queued_and_logged(log: Context, raw_sql: Sql) -> None:
+    with log.engine.begin() as conn:
+        row = conn.execute(sa.select(EVENTS).where(EVENTS.c.idx == 3)).one()._asdict()
+        row.pop("idx")
+        conn.execute(sa.insert(QUEUE).values(**row))  # integrated, yet still queued
+    result = verify_log(log)
+    assert [(p.kind, p.index) for p in result.problems] == [("queue", 3)]
+    assert "is in the log and still queued" in result.summary()
+    log.clock.advance(3600)  # type: ignore[attr-defined]  # an hour on, it is still there
+    result = verify_log(log)
+    assert [(p.kind, p.index) for p in result.problems] == [("queue", 3), ("queue", None)]
+    assert "wait in the queue longer than 0:10:00" in result.summary()
+    raw_sql("delete from audit_queue")
+    assert verify_log(log).ok

@@ -148,6 +148,7 @@ class _State:
     leaf_node_edited: set[int] = field(default_factory=set)
     node_mismatches: dict[NodeKey, str] = field(default_factory=dict)
     skipped_nodes: set[NodeKey] = field(default_factory=set)
+    unmatched: list[_Target] = field(default_factory=list)
 
     def add(self, kind: str, index: int | None, detail: str) -> None:
         if len(self.problems) < self.max_problems:
@@ -233,6 +234,18 @@ def _check_targets(state: _State, tree: Frontier) -> None:
             # The damage named at that row explains it; one problem, not two.
             state.notes.append(
                 f"the {target.label} does not match the events either (first bad row: {first_bad})"
+            )
+            continue
+        state.unmatched.append(target)  # named at the end, when node damage is known
+
+
+def _name_unmatched(state: _State) -> None:
+    """A checkpoint the events do not reach: its own problem, unless damage below explains it."""
+    for target in state.unmatched:
+        below = [lo for (level, idx) in state.node_mismatches if (lo := idx << level) < target.size]
+        if below:
+            state.notes.append(
+                f"the {target.label} does not match the events either (first bad row: {min(below)})"
             )
             continue
         state.add(
@@ -557,6 +570,7 @@ def _verify(
         _compare_nodes(conn, state, pending)
     _compare_nodes(conn, state, pending)
     _name_nodes(state, tree.size)
+    _name_unmatched(state)
     _classify(state)
     if (
         stored_head is not None
