@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,33 @@ def test_errors_exit_2_with_one_line(cli_ctx: Context, capsys: pytest.CaptureFix
     code, _, err = run(["audit", "consistency", "10", "3"], capsys)
     assert code == 2
     assert "old_size" in err
+
+
+def test_sequence_once_integrates_the_queue(
+    cli_ctx: Context, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with transaction(cli_ctx.engine) as session:
+        record_many(
+            session,
+            [
+                NewEvent("otp.sent", "otp-1", "system", cli_ctx.clock.now(), {"i": i})
+                for i in range(3)
+            ],
+        )
+    code, out, _ = run(["audit", "sequence", "--once", "--batch-size", "2"], capsys)
+    assert code == 0
+    assert "integrated 3 event(s); 0 queued" in out
+    code, out, _ = run(["audit", "verify"], capsys)
+    assert code == 0, out
+    assert f"{N + 3} events re-hashed" in out
+
+
+def test_verify_names_a_stale_queue(cli_ctx: Context, capsys: pytest.CaptureFixture[str]) -> None:
+    with transaction(cli_ctx.engine) as session:  # queued an hour ago, never integrated
+        record_many(
+            session,
+            [NewEvent("otp.sent", "otp-2", "system", cli_ctx.clock.now() - timedelta(hours=1), {})],
+        )
+    code, out, _ = run(["audit", "verify"], capsys)
+    assert code == 1
+    assert "queue: 1 event(s) wait in the queue longer than 0:10:00" in out

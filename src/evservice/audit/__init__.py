@@ -28,6 +28,7 @@ from evservice.audit._checkpoint import (
     latest_checkpoint,
     verify_checkpoint,
 )
+from evservice.audit._domain import SubjectEvent, events_of_subjects
 from evservice.audit._event import (
     EVENT_SCHEMA_VERSION,
     EVENT_TYPES,
@@ -67,7 +68,7 @@ from evservice.audit._sequencer import (
     sequence_pending,
     wait_sequenced,
 )
-from evservice.audit._verify import LogProblem, LogVerification, verify_log
+from evservice.audit._verify import DomainCheck, LogProblem, LogVerification, verify_log
 
 __all__ = [
     "BUNDLE_ATTACHMENT_NAME",
@@ -80,17 +81,20 @@ __all__ = [
     "BundleVerification",
     "Checkpoint",
     "ConsistencyProof",
+    "DomainCheck",
     "LogProblem",
     "LogVerification",
     "NewEvent",
     "Sequencer",
     "SequencerOptions",
     "SignedCheckpoint",
+    "SubjectEvent",
     "VerifiedEvent",
     "canonical_event_bytes",
     "consistency_proof",
     "embed_bundle_in_pdf",
     "ensure_log_key",
+    "events_of_subjects",
     "extract_bundle_from_pdf",
     "get_checkpoint",
     "inclusion_proof",

@@ -1,27 +1,36 @@
-"""``evservice audit``: verify the log, publish checkpoints, prove documents and consistency.
+"""``evservice audit``: sequence the queue, verify the log, publish checkpoints, prove.
 
 ``verify`` and ``verify-bundle`` exit 1 when they find a problem (and name it);
-errors of our tree exit 2 as everywhere in the CLI.
+errors of our tree exit 2 as everywhere in the CLI. ``sequence`` is the
+stand-alone sequencer: it runs until SIGTERM or Ctrl-C (or, with ``--once``,
+until the queue is empty).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
+import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from evservice import invoices
 from evservice._context import Context
 from evservice.audit import (
+    SequencerOptions,
     embed_bundle_in_pdf,
     extract_bundle_from_pdf,
     log_public_key_string,
     prove_consistency,
     prove_subject,
     publish_checkpoint,
+    queue_length,
+    run_sequencer,
     verify_bundle,
     verify_checkpoint,
     verify_consistency,
@@ -60,14 +69,51 @@ def verify_command(
         typer.Option(help="A signed checkpoint kept outside the store (repeatable)."),
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Events read per query.")] = 2000,
+    max_queue_minutes: Annotated[
+        float, typer.Option(min=0, help="Longest an event may wait in the queue.")
+    ] = 10,
 ) -> None:
-    """Re-hash every stored event, rebuild the tree and compare with the stored hashes
-    and every signed checkpoint. Exits 1 and names the rows if anything is wrong."""
+    """Re-hash every stored event, rebuild the tree and compare with the stored hashes,
+    every signed checkpoint (and the ones given), the queue and the invoice rows.
+    Exits 1 and names each kind of damage if anything is wrong."""
     notes = [_read(p, "checkpoint").decode("utf-8", "replace") for p in checkpoint or []]
-    result = verify_log(Context.default(), checkpoints=notes, chunk_size=chunk_size)
+    result = verify_log(
+        Context.default(),
+        checkpoints=notes,
+        chunk_size=chunk_size,
+        max_queue_age=timedelta(minutes=max_queue_minutes),
+        domain_checks=[invoices.audit_check],
+    )
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("sequence")
+def sequence_command(
+    once: Annotated[bool, typer.Option(help="Integrate what is queued, then exit.")] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Events per transaction at most.")
+    ] = SequencerOptions.batch_size,
+    interval_ms: Annotated[
+        int, typer.Option(min=1, help="Pause after a short batch, in milliseconds.")
+    ] = 20,
+) -> None:
+    """Integrate queued audit events into the log (the stand-alone sequencer).
+
+    Any number may run beside the batch's and the server's: one integrates at a
+    time. Stops on SIGTERM or Ctrl-C after the batch in progress."""
+    ctx = Context.default()
+    options = SequencerOptions(batch_size=batch_size, interval=timedelta(milliseconds=interval_ms))
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        done = run_sequencer(ctx, options, stop=stop, once=once)
+    except KeyboardInterrupt:
+        done = 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(f"integrated {done} event(s); {queue_length(ctx)} queued")
 
 
 @app.command("checkpoint")

@@ -5,6 +5,7 @@ which uses this package through these names; nothing here imports the batch.
 """
 
 from evservice.invoices import _lookup as lookup
+from evservice.invoices._audit_check import audit_check
 from evservice.invoices._corrections import adjust, history, replace
 from evservice.invoices._documents import (
     complete_pending,
@@ -82,6 +83,7 @@ __all__ = [
     "Totals",
     "adjust",
     "apply_credit",
+    "audit_check",
     "bill_subscription",
     "complete_pending",
     "compute_totals",

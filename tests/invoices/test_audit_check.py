@@ -1,0 +1,75 @@
+"""An invoice row edited behind the log's back is caught by ``audit verify`` (issue 19.8).
+
+The ``invoice.issued`` event carries the total and the SHA-256 of the draft,
+``invoice.signed`` the hashes of the documents; each edit of the row is named
+as a ``domain`` problem. Both back ends.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from evservice import audit
+from evservice._context import Context
+from evservice.invoices import audit_check, issue, record_invoice
+
+from .test_issue import make_draft
+
+
+@pytest.fixture
+def issued(ctx: Context) -> list[str]:
+    ids = [issue(make_draft(f"PA0100000{i}-2026-10"), ctx=ctx).row_id for i in range(1, 4)]
+    audit.publish_checkpoint(ctx)
+    return ids
+
+
+def _verify(ctx: Context) -> audit.LogVerification:
+    return audit.verify_log(ctx, domain_checks=[audit_check])
+
+
+def _edit(ctx: Context, statement: str, **params: object) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+def test_intact_invoices_agree_with_their_events(ctx: Context, issued: list[str]) -> None:
+    result = _verify(ctx)
+    assert result.ok, result.summary()
+
+
+def test_an_edited_amount_is_caught(ctx: Context, issued: list[str]) -> None:
+    _edit(ctx, "update invoice set total_payable = total_payable - 1 where id = :i", i=issued[1])
+    result = _verify(ctx)
+    assert [p.kind for p in result.problems] == ["domain"]
+    assert "1C26TAA-00000002" in result.summary()
+    assert "total_payable" in result.summary()
+    assert "the row was edited" in result.summary()
+
+
+def test_an_edited_draft_is_caught(ctx: Context, issued: list[str]) -> None:
+    _edit(
+        ctx,
+        "update invoice set draft_json = replace(draft_json, '2998', '2999') where id = :i",
+        i=issued[0],
+    )
+    result = _verify(ctx)
+    assert [p.kind for p in result.problems] == ["domain"]
+    assert "the draft was edited" in result.summary()
+
+
+def test_edited_document_hashes_are_caught(ctx: Context, issued: list[str]) -> None:
+    _edit(ctx, "update invoice set pdf_sha256 = :h where id = :i", h="0" * 64, i=issued[2])
+    result = _verify(ctx)
+    assert [p.kind for p in result.problems] == ["domain"]
+    assert "pdf_sha256 in its row differs from its invoice.signed event" in result.summary()
+
+
+def test_an_invoice_whose_event_was_lost_is_caught(ctx: Context, issued: list[str]) -> None:
+    """A queued event dropped before integration (or an invoice row inserted by hand)."""
+    pending = record_invoice(make_draft("PA01000009-2026-10"), ctx=ctx)
+    assert _verify(ctx).ok  # still queued: not missing
+    _edit(ctx, "delete from audit_queue")
+    result = _verify(ctx)
+    assert [p.kind for p in result.problems] == ["domain"]
+    assert f"({pending.row_id}) has no invoice.issued event" in result.summary()
