@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from evservice import audit
+from evservice._context import Context
 from evservice.contracts._model import SignerRole
 from evservice.contracts._pdf import EvidenceRow, group_hex
 from evservice.contracts._tables import ContractRow, ContractSignerRow
@@ -18,8 +20,18 @@ from evservice.contracts._tables import ContractRow, ContractSignerRow
 __all__ = ["evidence_of"]
 
 
+def _event_indexes(stored: str | None, ctx: Context) -> list[int]:
+    """The leaf indexes of a signer's audit events (stored as event ids, or older rows' indexes).
+
+    The events were queued when the signer confirmed; sealing waits (bounded) until
+    the log's sequencer has given them their indexes.
+    """
+    items = [i for i in (stored or "").split(",") if i]
+    return [int(i) if i.isdigit() else audit.wait_sequenced(i, ctx).index for i in items]
+
+
 def evidence_of(
-    row: ContractRow, rows: Sequence[ContractSignerRow]
+    row: ContractRow, rows: Sequence[ContractSignerRow], ctx: Context
 ) -> tuple[list[EvidenceRow], dict[str, Any]]:
     """The evidence page's rows and the ``evidence.json`` data of a contract and its signers."""
     table = [
@@ -35,6 +47,7 @@ def evidence_of(
     }
     for s in rows:
         role = "Khách hàng (Bên B)" if s.role == SignerRole.CUSTOMER else "Đại diện Bên A"
+        events = _event_indexes(s.audit_event_ids, ctx)
         table += [
             EvidenceRow(f"{role}", s.name),
             EvidenceRow(
@@ -44,7 +57,7 @@ def evidence_of(
             EvidenceRow("Xác nhận lúc", _when(s.signed_at)),
             EvidenceRow("Địa chỉ IP, trình duyệt", f"{s.client_ip or '-'}; {s.user_agent or '-'}"),
             EvidenceRow("Mã phiên xác thực", s.challenge_id or "-"),
-            EvidenceRow("Sự kiện nhật ký (chỉ số)", s.audit_event_ids or "-"),
+            EvidenceRow("Sự kiện nhật ký (chỉ số)", ",".join(map(str, events)) or "-"),
         ]
         data["signers"].append(
             {
@@ -57,7 +70,7 @@ def evidence_of(
                 "signed_at": _iso(s.signed_at),
                 "client_ip": s.client_ip,
                 "user_agent": s.user_agent,
-                "audit_events": [int(i) for i in (s.audit_event_ids or "").split(",") if i],
+                "audit_events": events,
             }
         )
     return table, data

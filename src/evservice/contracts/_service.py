@@ -509,7 +509,9 @@ def confirm(
         current.signed_at = consent.confirmed_at
         current.client_ip = consent.client_ip
         current.user_agent = consent.user_agent
-        current.audit_event_ids = str(signed.index)
+        # The event is queued until the log's sequencer integrates it: keep its id
+        # here; sealing resolves it to its leaf index (audit.wait_sequenced).
+        current.audit_event_ids = signed.id
         session.add_all([row, current])
 
     verify_code(
@@ -546,7 +548,7 @@ def seal(key: str, *, ctx: Context | None = None) -> Contract:
     if contract.status is _S.SEALED:
         return contract
     check_transition(contract.status, _S.SEALED)
-    table, evidence = evidence_of(row, rows)
+    table, evidence = evidence_of(row, rows, ctx)
     where = paths(contract, ctx)
     shown = where["shown_pdf"].read_bytes()
     if hashlib.sha256(shown).hexdigest() != row.shown_sha256:
