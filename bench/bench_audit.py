@@ -1,27 +1,37 @@
-"""What the audit log costs: appends per second, and proofs in a log of 10^6 events.
+"""What the audit log costs: appends per second, the sequencer, and proofs in a big log.
 
 Figures, each with a baseline measured in the same run on the same machine:
 
 * appends/s with one writer, one event per transaction (as an issuing
-  transaction appends it), on SQLite and on PostgreSQL. Baseline: the same
-  number of transactions that each insert one plain row of the same width into
-  a scratch table (no Merkle tree, no head lock): the ratio is the price of the
-  tree;
-* appends/s with 8 concurrent writer processes (spawn) on PostgreSQL. Baseline:
-  the one-writer PostgreSQL figure (the ratio is the scaling under the head lock);
-* proof generation in a log of 10^6 events: an inclusion proof and a
+  transaction appends it), on SQLite and on PostgreSQL, for the queue
+  (``record``: one INSERT into ``audit_queue``, no shared lock) and for the
+  former path (``append_now``: append under the log-head lock inside the
+  caller's transaction) -- the baseline. A plain one-row insert transaction of
+  the same width is printed as the floor;
+* the same with ``--writers`` concurrent writer processes (spawn), both paths,
+  on SQLite and PostgreSQL;
+* sequencer events/s: integrating the backlog the writers left in the queue
+  (batches of ``--batch-size``), and the time from commit to sequenced (p50,
+  p99) while 1 and ``--writers`` writers append and a sequencer process runs
+  (``evservice audit sequence`` with its defaults); measured by sampling the
+  log size every millisecond;
+* proofs in a log of ``--proof-events`` events: an inclusion proof and a
   consistency proof served from the stored subtree hashes (O(log n) node reads
-  in one query). Baseline: the naive proof that reads all 10^6 leaf hashes and
-  recomputes the path from them (RFC 6962's recursion).
+  in one query). Baseline: the naive proof from all leaf hashes (RFC 6962's
+  recursion) -- skipped above 2*10^6 events, where it would only measure
+  reading the table.
 
-The 10^6-event log is built through the library's own ``record_many`` (the same
-validation, canonical JSON, leaf hashing and frontier/node code as a normal
-append), 10,000 events per transaction, so its subtree table is exactly what
-appends produce. Its build time is printed too.
+The big log is built either through ``record_many`` + the sequencer (the
+default up to 10^6 events) or with ``--bulk``: the same canonical event bytes,
+leaf and node hashes and frontier code, written with COPY (PostgreSQL) or
+executemany (SQLite) straight into ``audit_event``/``audit_node``/the head, so
+its tables are exactly what integration produces (checked: the first events'
+bytes equal ``canonical_event_bytes``, and ``--verify`` re-hashes the whole log).
 
 Run:  .venv/bin/python bench/bench_audit.py [--appends 2000] [--writers 8]
+          [--batch-size 2000] [--latency-events 3000]
           [--proof-events 1000000] [--proofs 200] [--proof-store sqlite|postgres]
-          [--pg-url URL] [--no-pg] [--verify] [--only-proofs]
+          [--bulk] [--pg-url URL] [--no-pg] [--verify] [--only-proofs] [--no-proofs]
 """
 
 from __future__ import annotations
@@ -85,23 +95,43 @@ def _event_data(i: int) -> dict[str, Any]:
     return {"document_sha256": f"{i:064x}", "total": 1_234_567, "channel": "email"}
 
 
-def append_loop(ctx: Any, count: int, worker: int = 0) -> float:
-    """``count`` appends, one transaction each; returns the seconds taken."""
-    from evservice.audit import record
+def append_loop(
+    ctx: Any, count: int, worker: int = 0, mode: str = "queue", stamps: list[float] | None = None
+) -> float:
+    """``count`` appends, one transaction each; returns the seconds taken.
+
+    ``mode`` "queue" is today's ``record`` (the queue); "locked" the former path
+    (``append_now``, under the head lock). With ``stamps``, the wall time of
+    each commit is appended to it (for the latency figure).
+    """
+    from evservice.audit import NewEvent, record
+    from evservice.audit._log import append_now
     from evservice.store import transaction
 
     engine = ctx.engine
     start = time.perf_counter()
     for i in range(count):
         with transaction(engine) as session:
-            record(
-                session,
-                type="invoice.issued",
-                subject=f"inv-{worker}-{i}",
-                actor="system",
-                at=T0 + timedelta(seconds=i),
-                data=_event_data(i),
-            )
+            if mode == "queue":
+                record(
+                    session,
+                    type="invoice.issued",
+                    subject=f"inv-{worker}-{i}",
+                    actor="system",
+                    at=T0 + timedelta(seconds=i),
+                    data=_event_data(i),
+                )
+            else:
+                event = NewEvent(
+                    "invoice.issued",
+                    f"inv-{worker}-{i}",
+                    "system",
+                    T0 + timedelta(seconds=i),
+                    _event_data(i),
+                )
+                append_now(session, [event])
+        if stamps is not None:
+            stamps.append(time.time())
     return time.perf_counter() - start
 
 
@@ -116,6 +146,26 @@ PLAIN = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True)),
     sa.Column("data", sa.Text),
 )
+
+
+def batched_loop(ctx: Any, count: int, per_tx: int, mode: str) -> float:
+    """``count`` events in transactions of ``per_tx`` (as the batch records a chunk)."""
+    from evservice.audit import NewEvent, record_many
+    from evservice.audit._log import append_now
+    from evservice.store import transaction
+
+    write = record_many if mode == "queue" else append_now
+    start = time.perf_counter()
+    for first in range(0, count, per_tx):
+        events = [
+            NewEvent(
+                "invoice.issued", f"b-{i}", "system", T0 + timedelta(seconds=i), _event_data(i)
+            )
+            for i in range(first, min(count, first + per_tx))
+        ]
+        with transaction(ctx.engine) as session:
+            write(session, events)
+    return time.perf_counter() - start
 
 
 def plain_loop(ctx: Any, count: int) -> float:
@@ -146,9 +196,13 @@ def plain_loop(ctx: Any, count: int) -> float:
 
 
 def writer_process(
-    url: str, data_dir: str, worker: int, count: int, barrier: Any
-) -> tuple[float, float]:
-    """One of the concurrent writers: warm up, wait for all, append; returns (start, end)."""
+    url: str, data_dir: str, worker: int, count: int, barrier: Any, mode: str, pace: float
+) -> tuple[float, float, list[float]]:
+    """One of the concurrent writers: warm up, wait for all, append.
+
+    Returns (start, end, commit wall times). With ``pace`` > 0 it sleeps that
+    long between transactions (the latency runs use a steady rate).
+    """
     from evservice.store import get_engine
 
     ctx = make_ctx(url, Path(data_dir))
@@ -157,26 +211,116 @@ def writer_process(
         conn.exec_driver_sql("SELECT 1")
     barrier.wait(timeout=300)
     start = time.monotonic()
-    append_loop(ctx, count, worker)
-    return start, time.monotonic()
+    stamps: list[float] = []
+    if pace <= 0:
+        append_loop(ctx, count, worker, mode, stamps)
+    else:
+        for i in range(count):
+            append_loop(ctx, 1, worker * 1_000_000 + i, mode, stamps)
+            time.sleep(pace)
+    return start, time.monotonic(), stamps
 
 
-def concurrent_rate(url: str, data_dir: Path, writers: int, total: int) -> float:
+def concurrent_rate(
+    url: str, data_dir: Path, writers: int, total: int, mode: str, pace: float = 0.0
+) -> tuple[float, list[float]]:
+    """Appends/s of ``writers`` processes at once, and every commit's wall time."""
     spawn = multiprocessing.get_context("spawn")
     per = total // writers
     with spawn.Manager() as manager:
         barrier = manager.Barrier(writers)
         with spawn.Pool(writers) as pool:
             spans = pool.starmap(
-                writer_process, [(url, str(data_dir), w, per, barrier) for w in range(writers)]
+                writer_process,
+                [(url, str(data_dir), w, per, barrier, mode, pace) for w in range(writers)],
             )
-    wall = max(end for _, end in spans) - min(start for start, _ in spans)
-    return per * writers / wall
+    wall = max(end for _, end, _ in spans) - min(start for start, _, _ in spans)
+    return per * writers / wall, [t for _, _, stamps in spans for t in stamps]
+
+
+def sequencer_rate(ctx: Any, batch_size: int) -> tuple[int, float]:
+    """Integrate the whole backlog in the queue; (events, events/s)."""
+    from evservice.audit import SequencerOptions, queue_length, sequence_pending
+
+    backlog = queue_length(ctx)
+    t = time.perf_counter()
+    sequence_pending(ctx, options=SequencerOptions(batch_size=batch_size))
+    return backlog, backlog / (time.perf_counter() - t)
+
+
+def sequencer_process(url: str, data_dir: str, stop: Any) -> int:
+    """A stand-alone sequencer with the default options (as ``evservice audit sequence``)."""
+    import threading
+
+    from evservice.audit import run_sequencer
+    from evservice.store import get_engine
+
+    ctx = make_ctx(url, Path(data_dir))
+    ctx.__dict__["engine"] = get_engine(url)
+    done = threading.Event()
+
+    def watch() -> None:
+        stop.wait()
+        done.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return run_sequencer(ctx, stop=done)
+
+
+def latency(url: str, data_dir: Path, writers: int, total: int, pace: float) -> tuple[float, ...]:
+    """Commit-to-sequenced p50/p99 (ms) with a sequencer process running; plus appends/s."""
+    import bisect
+    import threading
+
+    from evservice.audit import log_size
+
+    ctx = make_ctx(url, data_dir)
+    spawn = multiprocessing.get_context("spawn")
+    base = log_size(ctx)
+    samples: list[tuple[int, float]] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        from evservice.audit._log import read_head, reading
+
+        with reading(ctx.engine) as conn:
+            while not sampling.is_set():
+                samples.append((read_head(conn).size, time.time()))
+                conn.rollback()
+                time.sleep(0.001)
+
+    with spawn.Manager() as manager:
+        stop = manager.Event()
+        with spawn.Pool(1) as seq_pool:
+            seq = seq_pool.apply_async(sequencer_process, (url, str(data_dir), stop))
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            rate, stamps = concurrent_rate(url, data_dir, writers, total, "queue", pace)
+            deadline = time.time() + 60
+            while log_size(ctx) < base + len(stamps) and time.time() < deadline:
+                time.sleep(0.01)
+            sampling.set()
+            sampler.join()
+            stop.set()
+            seq.get(timeout=120)
+    # The k-th committed event (in commit order) is sequenced once the size passes base + k
+    # (integration follows queue order, which follows commit order to within a batch).
+    stamps.sort()
+    sizes = [size for size, _ in samples]
+    waits = []
+    for k, committed in enumerate(stamps):
+        pos = bisect.bisect_right(sizes, base + k)
+        if pos < len(samples):
+            waits.append(max(0.0, samples[pos][1] - committed) * 1000)
+    waits.sort()
+    p50 = waits[len(waits) // 2]
+    p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))]
+    return p50, p99, rate
 
 
 def build_log(ctx: Any, events: int, chunk: int = 10_000) -> float:
-    """Fill the log with ``events`` events through ``record_many``; returns seconds."""
-    from evservice.audit import NewEvent, record_many
+    """Fill the log through ``record_many`` (queue) and the sequencer; returns seconds."""
+    from evservice.audit import NewEvent, SequencerOptions, record_many, sequence_pending
     from evservice.store import transaction
 
     start = time.perf_counter()
@@ -191,10 +335,110 @@ def build_log(ctx: Any, events: int, chunk: int = 10_000) -> float:
         ]
         with transaction(ctx.engine) as session:
             record_many(session, batch)
+        sequence_pending(ctx, options=SequencerOptions(batch_size=chunk))
         done += n
         print(f"  built {done:,} events", file=sys.stderr, end="\r")
     print(file=sys.stderr)
     return time.perf_counter() - start
+
+
+_BULK_DATA = b'{"channel":"email","document_sha256":"%064x","total":1234567}'
+
+
+def _bulk_event(i: int) -> tuple[str, str, bytes, bytes]:
+    """Event ``i`` of the bulk log: (event id, time text, data bytes, canonical bytes)."""
+    event_id = f"{i >> 32 & 0xFFFFFFFF:08x}-0000-4000-8000-{i & 0xFFFFFFFFFFFF:012x}"
+    at = (T0 + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    data = _BULK_DATA % i
+    raw = (
+        b'{"actor":"system","at":"%s","data":%s,"id":"%s","subject":"inv-%d",'
+        b'"type":"invoice.issued","v":1}' % (at.encode(), data, event_id.encode(), i)
+    )
+    return event_id, at, data, raw
+
+
+def bulk_build(ctx: Any, events: int, chunk: int = 200_000) -> float:
+    """Build the log at ``events`` straight into the tables (COPY on PostgreSQL)."""
+    import json
+
+    from evservice.audit import canonical_event_bytes, leaf_hash
+    from evservice.audit._log import EVENTS, HEAD, NODES
+    from evservice.audit._merkle import Frontier
+
+    for i in (0, 1, 12345):  # the bulk bytes are the library's canonical bytes
+        event_id, at, data, raw = _bulk_event(i)
+        assert raw == canonical_event_bytes(
+            id=event_id,
+            type="invoice.issued",
+            subject=f"inv-{i}",
+            actor="system",
+            at=T0 + timedelta(seconds=i),
+            data=json.loads(data),
+        )
+    start = time.perf_counter()
+    frontier = Frontier()
+    postgres = ctx.engine.dialect.name == "postgresql"
+    raw_conn = ctx.engine.raw_connection() if postgres else None
+    done = 0
+    while done < events:
+        n = min(chunk, events - done)
+        ev_lines: list[bytes] = []
+        node_lines: list[bytes] = []
+        ev_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        for i in range(done, done + n):
+            event_id, at, data, raw = _bulk_event(i)
+            for level, idx, h in frontier.append(leaf_hash(raw)):
+                if postgres:
+                    node_lines.append(b"%d\t%d\t\\\\x%s\n" % (level, idx, h.hex().encode()))
+                else:
+                    node_rows.append({"level": level, "idx": idx, "hash": h})
+            if postgres:
+                ev_lines.append(
+                    b"%d\t%s\t1\tinvoice.issued\tinv-%d\tsystem\t%s\t%s\n"
+                    % (i, event_id.encode(), i, at.encode(), data)
+                )
+            else:
+                ev_rows.append(
+                    {
+                        "idx": i,
+                        "event_id": event_id,
+                        "v": 1,
+                        "type": "invoice.issued",
+                        "subject": f"inv-{i}",
+                        "actor": "system",
+                        "at": T0 + timedelta(seconds=i),
+                        "data": data.decode(),
+                    }
+                )
+        if raw_conn is not None:
+            with raw_conn.cursor() as cur:
+                with cur.copy(
+                    "COPY audit_event (idx, event_id, v, type, subject, actor, at, data) FROM STDIN"
+                ) as copy:
+                    copy.write(b"".join(ev_lines))
+                with cur.copy("COPY audit_node (level, idx, hash) FROM STDIN") as copy:
+                    copy.write(b"".join(node_lines))
+            raw_conn.commit()
+        else:
+            with ctx.engine.begin() as conn:
+                conn.execute(sa.insert(EVENTS), ev_rows)
+                conn.execute(sa.insert(NODES), node_rows)
+        done += n
+        print(f"  built {done:,} events", file=sys.stderr, end="\r")
+    print(file=sys.stderr)
+    if raw_conn is not None:
+        raw_conn.close()
+    with ctx.engine.begin() as conn:
+        conn.execute(sa.update(HEAD).values(size=frontier.size, frontier=frontier.to_bytes()))
+        if postgres:
+            conn.exec_driver_sql("ANALYZE audit_node")
+            conn.exec_driver_sql("ANALYZE audit_event")
+    elapsed = time.perf_counter() - start
+    from evservice.audit import publish_checkpoint
+
+    publish_checkpoint(ctx)  # as the sequencer would have signed one
+    return elapsed
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
@@ -207,7 +451,7 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def proof_figures(ctx: Any, events: int, proofs: int, verify: bool) -> None:
+def proof_figures(ctx: Any, events: int, proofs: int, verify: bool, bulk: bool) -> None:
     from evservice.audit import (
         consistency_proof,
         inclusion_proof,
@@ -219,10 +463,11 @@ def proof_figures(ctx: Any, events: int, proofs: int, verify: bool) -> None:
     from evservice.audit._log import NODES
     from evservice.audit._merkle import reference_inclusion
 
-    build = build_log(ctx, events)
+    build = bulk_build(ctx, events) if bulk else build_log(ctx, events)
+    how = "the bulk path (COPY / executemany)" if bulk else "record_many + the sequencer"
     print(
-        f"built a log of {events:,} events with record_many in {build:.1f} s "
-        f"({events / build:,.0f} events/s, 10,000 per transaction)"
+        f"built a log of {events:,} events on {ctx.engine.dialect.name} with {how} "
+        f"in {build:.1f} s ({events / build:,.0f} events/s)"
     )
     rng = random.Random(6962)
     root = root_at(ctx=ctx)
@@ -256,16 +501,26 @@ def proof_figures(ctx: Any, events: int, proofs: int, verify: bool) -> None:
             ]
         return reference_inclusion(all_leaves, indexes[0])
 
-    naive_s = timed(naive, 3)
-    assert naive() == inclusion_proof(indexes[0], ctx=ctx)
-    print(
-        f"inclusion proof, {events:,} events: {inc * 1000:.2f} ms "
-        f"(naive from all leaves: {naive_s * 1000:.0f} ms; {naive_s / inc:,.0f}x faster)"
-    )
-    print(
-        f"consistency proof, {events:,} events: {con * 1000:.2f} ms "
-        f"({naive_s / con:,.0f}x faster than the naive inclusion baseline)"
-    )
+    if events <= 2_000_000:
+        naive_s = timed(naive, 3)
+        assert naive() == inclusion_proof(indexes[0], ctx=ctx)
+        baseline = f"naive from all leaves: {naive_s * 1000:.0f} ms; {naive_s / inc:,.0f}x faster"
+        con_base = f"{naive_s / con:,.0f}x faster than the naive inclusion baseline"
+    else:
+        small = 1 << 16  # baseline: the same proofs in a log of 2^16 events (O(log n) check)
+        it2 = iter(rng.randrange(small) for _ in range(proofs))
+        inc_small = timed(lambda: inclusion_proof(next(it2), small, ctx=ctx), proofs)
+        baseline = (
+            f"same store at size 2^16: {inc_small * 1000:.2f} ms, ratio {inc / inc_small:.2f}; "
+            "naive baseline skipped above 2*10^6 events"
+        )
+        co2 = iter(rng.randrange(1, small) for _ in range(proofs))
+        con_small = timed(lambda: consistency_proof(next(co2), small, ctx=ctx), proofs)
+        con_base = (
+            f"same store at size 2^16: {con_small * 1000:.2f} ms, ratio {con / con_small:.2f}"
+        )
+    print(f"inclusion proof, {events:,} events: {inc * 1000:.2f} ms ({baseline})")
+    print(f"consistency proof, {events:,} events: {con * 1000:.2f} ms ({con_base})")
     if verify:
         t = time.perf_counter()
         result = verify_log(ctx, chunk_size=5000)
@@ -274,44 +529,78 @@ def proof_figures(ctx: Any, events: int, proofs: int, verify: bool) -> None:
         print(f"verify_log, {events:,} events re-hashed: {v:.1f} s ({events / v:,.0f} events/s)")
 
 
-def appends(args: argparse.Namespace, ctx: Any, tmp: Path) -> None:
-    """The append figures: 1 writer on SQLite and PostgreSQL, N writers on PostgreSQL."""
-    from evservice.audit import verify_log
+def _one_backend(args: argparse.Namespace, name: str, url: str, tmp: Path) -> None:
+    """Every append and sequencer figure on one back end (a migrated, empty store at ``url``)."""
+    from evservice.audit import queue_length, sequence_pending, verify_log
+
+    ctx = make_ctx(url, tmp / "data")
+    s_plain = plain_loop(ctx, args.appends)
+    s_locked = append_loop(ctx, args.appends, mode="locked")
+    s_queue = append_loop(ctx, args.appends, mode="queue")
+    one = args.appends / s_queue
+    print(
+        f"append, 1 writer, {name}: queue {one:,.0f} appends/s; former path (head lock in "
+        f"the caller's transaction) {args.appends / s_locked:,.0f}/s; ratio "
+        f"{s_locked / s_queue:.2f} (plain 1-row insert transaction: "
+        f"{args.appends / s_plain:,.0f}/s)"
+    )
+    per_tx = 100
+    b_locked = batched_loop(ctx, args.appends * 5, per_tx, "locked")
+    b_queue = batched_loop(ctx, args.appends * 5, per_tx, "queue")
+    print(
+        f"append, 1 writer, {per_tx} events per transaction, {name}: queue "
+        f"{args.appends * 5 / b_queue:,.0f} events/s; former path "
+        f"{args.appends * 5 / b_locked:,.0f}/s; ratio {b_locked / b_queue:.2f}"
+    )
+    events, rate = sequencer_rate(ctx, args.batch_size)
+    print(
+        f"sequencer, {name}: {rate:,.0f} events/s integrating a backlog of {events:,} "
+        f"(batches of {args.batch_size})"
+    )
+    locked, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "locked")
+    many, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "queue")
+    print(
+        f"append, {args.writers} writer processes, {name}: queue {many:,.0f} appends/s; "
+        f"former path {locked:,.0f}/s; ratio {many / locked:.2f} (queue, ratio to 1 writer: "
+        f"{many / one:.2f})"
+    )
+    events, rate = sequencer_rate(ctx, args.batch_size)
+    print(f"sequencer, {name}: {rate:,.0f} events/s integrating a backlog of {events:,}")
+    for writers, pace in ((1, 0.002), (args.writers, 0.0)):
+        p50, p99, appended = latency(url, tmp / "data", writers, args.latency_events, pace)
+        steady = f"paced {pace * 1000:.0f} ms apart" if pace else "full speed"
+        print(
+            f"commit to sequenced, {writers} writer(s) {steady} ({appended:,.0f} appends/s) "
+            f"with a sequencer process, {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        )
+    sequence_pending(ctx)
+    assert queue_length(ctx) == 0
+    result = verify_log(ctx)
+    assert result.ok, result.summary()
+
+
+def appends(args: argparse.Namespace, tmp: Path) -> None:
+    """The append figures on SQLite and (unless --no-pg) PostgreSQL."""
     from evservice.store import get_engine, migrate
 
-    s_plain = plain_loop(ctx, args.appends)
-    s_audit = append_loop(ctx, args.appends)
-    print(
-        f"append, 1 writer, SQLite: {args.appends / s_audit:,.0f} appends/s "
-        f"(plain 1-row insert transaction: {args.appends / s_plain:,.0f}/s; "
-        f"ratio {s_plain / s_audit:.2f})"
-    )
+    url = f"sqlite:///{tmp / 'one.db'}"
+    migrate(get_engine(url))
+    _one_backend(args, "SQLite", url, tmp)
     if args.no_pg:
         return
     with pg_schema(args.pg_url) as pg:
-        ctx = make_ctx(pg, tmp / "data")
         migrate(get_engine(pg))
-        p_plain = plain_loop(ctx, args.appends)
-        p_audit = append_loop(ctx, args.appends)
-        one = args.appends / p_audit
-        print(
-            f"append, 1 writer, PostgreSQL: {one:,.0f} appends/s "
-            f"(plain 1-row insert transaction: {args.appends / p_plain:,.0f}/s; "
-            f"ratio {p_plain / p_audit:.2f})"
-        )
-        many = concurrent_rate(pg, tmp / "data", args.writers, args.appends)
-        print(
-            f"append, {args.writers} writer processes, PostgreSQL: {many:,.0f} appends/s "
-            f"(ratio to 1 writer: {many / one:.2f})"
-        )
-        result = verify_log(ctx)
-        assert result.ok, result.summary()
+        _one_backend(args, "PostgreSQL", pg, tmp)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--latency-events", type=int, default=3000)
+    parser.add_argument("--bulk", action="store_true", help="build the big log with COPY")
+    parser.add_argument("--no-proofs", action="store_true", help="skip the proof figures")
     parser.add_argument("--proof-events", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
     parser.add_argument("--proof-store", choices=("sqlite", "postgres"), default="sqlite")
@@ -326,28 +615,30 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     try:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        url = f"sqlite:///{tmp / 'one.db'}"
-        ctx = make_ctx(url, tmp / "data")
-        migrate(get_engine(url))
         if not args.only_proofs:
-            appends(args, ctx, tmp)
-        if args.proof_store == "postgres" and not args.no_pg:
+            appends(args, tmp)
+        if args.no_proofs:
+            pass
+        elif args.proof_store == "postgres" and not args.no_pg:
             with pg_schema(args.pg_url) as pg:
                 ctx = make_ctx(pg, tmp / "data")
                 migrate(get_engine(pg))
-                proof_figures(ctx, args.proof_events, args.proofs, args.verify)
+                proof_figures(ctx, args.proof_events, args.proofs, args.verify, args.bulk)
         else:
             url = f"sqlite:///{tmp / 'big.db'}"
             ctx = make_ctx(url, tmp / "data")
             migrate(get_engine(url))
-            proof_figures(ctx, args.proof_events, args.proofs, args.verify)
+            proof_figures(ctx, args.proof_events, args.proofs, args.verify, args.bulk)
         print(
             f"command: {COMMAND} --appends {args.appends} --writers {args.writers} "
+            f"--batch-size {args.batch_size} --latency-events {args.latency_events} "
             f"--proof-events {args.proof_events} --proofs {args.proofs} "
             f"--proof-store {args.proof_store}"
+            + (" --bulk" if args.bulk else "")
             + (" --no-pg" if args.no_pg else "")
             + (" --verify" if args.verify else "")
             + (" --only-proofs" if args.only_proofs else "")
+            + (" --no-proofs" if args.no_proofs else "")
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evservice import audit
 from evservice._context import Context
 from evservice.clock import ManualClock
 from evservice.errors import (
@@ -223,6 +224,7 @@ def test_record_invoices_numbers_many_in_one_transaction(ctx: Context) -> None:
     assert [i.invoice for i in again] == [i.invoice for i in issued]
     assert not any(i.created for i in again)
     assert record_invoices([], ctx=ctx) == []
+    audit.sequence_pending(ctx)  # the events are queued; the sequencer gives them indexes
     with ctx.engine.connect() as conn:
         events = conn.execute(
             sa.text("SELECT subject FROM audit_event WHERE type = 'invoice.issued' ORDER BY idx")

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -62,6 +64,8 @@ __all__ = [
     "sequence_pending",
     "wait_sequenced",
 ]
+
+T = TypeVar("T")
 
 #: Events integrated per transaction at most.
 DEFAULT_BATCH_SIZE = 2000
@@ -294,24 +298,30 @@ def publish_checkpoint(ctx: Context | None = None) -> SignedCheckpoint:
     return publish_head(ctx)
 
 
-def _caught_up(size: int | None, ctx: Context) -> None:
-    """A size beyond the log's may be in the queue: integrate it (bounded) before proving."""
-    if size is not None and size > _log.log_size(ctx):
+def _caught_up(call: Callable[[], T], ctx: Context) -> T:
+    """Run a proof; if it asks for a size beyond the log's, integrate the queue (bounded) and retry.
+
+    The common case (a size the log has) costs nothing extra.
+    """
+    try:
+        return call()
+    except ValidationError:
+        if queue_length(ctx) == 0:
+            raise
         sequence_pending(ctx)
+        return call()
 
 
 def root_at(size: int | None = None, ctx: Context | None = None) -> bytes:
     """The RFC 6962 root of the log at ``size`` (default: now), waiting for queued events."""
     ctx = resolve(ctx)
-    _caught_up(size, ctx)
-    return _log.root_at(size, ctx)
+    return _caught_up(lambda: _log.root_at(size, ctx), ctx)
 
 
 def inclusion_proof(index: int, size: int | None = None, ctx: Context | None = None) -> list[bytes]:
     """The inclusion proof of event ``index`` at ``size`` (default: now), waiting for the queue."""
     ctx = resolve(ctx)
-    _caught_up(max(index + 1, size or 0), ctx)
-    return _log.inclusion_proof(index, size, ctx)
+    return _caught_up(lambda: _log.inclusion_proof(index, size, ctx), ctx)
 
 
 def consistency_proof(
@@ -319,8 +329,7 @@ def consistency_proof(
 ) -> list[bytes]:
     """The consistency proof ``old_size -> new_size`` (default: now), waiting for the queue."""
     ctx = resolve(ctx)
-    _caught_up(max(old_size, new_size or 0), ctx)
-    return _log.consistency_proof(old_size, new_size, ctx)
+    return _caught_up(lambda: _log.consistency_proof(old_size, new_size, ctx), ctx)
 
 
 def prove_consistency(
@@ -328,5 +337,4 @@ def prove_consistency(
 ) -> _checkpoint.ConsistencyProof:
     """:func:`evservice.audit._checkpoint.prove_consistency`, waiting for queued events first."""
     ctx = resolve(ctx)
-    _caught_up(max(old_size, new_size or 0), ctx)
-    return _checkpoint.prove_consistency(old_size, new_size, ctx)
+    return _caught_up(lambda: _checkpoint.prove_consistency(old_size, new_size, ctx), ctx)
