@@ -1,6 +1,6 @@
 """Verifiable audit trail: an RFC 6962 Merkle log, signed checkpoints, offline proofs.
 
-Every state change of an invoice, contract or OTP challenge appends one event
+Every state change of an invoice, contract or OTP challenge records one event
 with :func:`record`, in the same transaction as the change. The log keeps every
 complete subtree hash, so inclusion and consistency proofs cost O(log n) reads;
 it signs C2SP checkpoints with an Ed25519 key (:func:`publish_checkpoint`) and
@@ -8,7 +8,36 @@ gives each document an offline proof bundle (:func:`prove_subject`) that anyone
 can check with :func:`verify_bundle` and the log's public key alone. The
 verifier lives in the standalone module ``evservice/audit/_offline.py`` (stdlib
 and ``cryptography`` only) so auditors can copy it. :func:`verify_log` re-hashes
-the whole stored log and names edited, deleted, inserted or reordered rows.
+the whole stored log and names each kind of damage (edited, deleted, inserted,
+reordered or rewritten events, edited hashes, a missing head, an emptied log,
+deleted checkpoints, a stalled queue, and, through ``domain_checks``, domain
+rows that disagree with their events).
+
+Queue and sequencer (as Trillian's and Tessera's sequencers do it):
+
+* :func:`record` inserts the event into the ``audit_queue`` table inside the
+  caller's transaction -- the event commits or rolls back with its change, and
+  no lock is shared between callers (the former design appended under a lock on
+  the log head held until the caller committed, so writers queued behind each
+  other). It returns at once with the event's ``id``; ``index`` is
+  :data:`UNSEQUENCED`.
+* A sequencer (:func:`run_sequencer`, :class:`Sequencer` on a thread for the
+  batch and for servers, ``evservice audit sequence`` alone) integrates the
+  queue in batches of up to ``SequencerOptions.batch_size`` events (default
+  2,000), pausing ``interval`` (default 20 ms) after a short batch. One batch is
+  one short transaction: delete the oldest queued rows ``RETURNING`` them, give
+  them consecutive leaf indexes, compute their leaves and every subtree they
+  complete at once, write events, nodes and the head. The delete and the insert
+  commit together, so a kill at any point leaves each event in exactly one
+  place and a rerun integrates it once. Exactly one sequencer integrates at a
+  time: a transaction-scoped PostgreSQL advisory lock (keyed on the schema;
+  others get "busy" at once and retry), on SQLite the write lock the
+  IMMEDIATE transaction holds. After its first batch, and then once a minute
+  (``checkpoint_every``), it signs a checkpoint.
+* :func:`wait_sequenced` (bounded), :func:`sequence_pending`,
+  :func:`publish_checkpoint` and the proof functions integrate the queue
+  themselves when no other sequencer is at work, so nothing depends on a
+  background process being up; checkpoints cover only sequenced events.
 
 Event bytes are RFC 8785 canonical JSON (schema in :mod:`evservice.audit._event`);
 leaf = SHA-256(0x00 || bytes), node = SHA-256(0x01 || left || right).

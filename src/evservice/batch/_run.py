@@ -230,7 +230,9 @@ def run_batch(
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     log = RejectionLog(report_dir / "rejected.csv", options.listed)
     try:
-        with open_executor(ctx, params, options, workers) as executor:
+        # The workers queue their audit events; this sequencer integrates them while
+        # they run, so the log keeps up and the final checkpoint has little to do.
+        with audit.Sequencer(ctx), open_executor(ctx, params, options, workers) as executor:
             rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
             collect = Collector(log, valid, options)
             if options.progress is not None:
