@@ -111,6 +111,9 @@ def integrate_batch(
     options = options or SequencerOptions()
     oldest = sa.select(QUEUE.c.seq).order_by(QUEUE.c.seq).limit(options.batch_size)
     take = sa.delete(QUEUE).where(QUEUE.c.seq.in_(oldest.scalar_subquery())).returning(*QUEUE.c)
+    with reading(ctx.engine) as peek:  # an idle sequencer never takes SQLite's write lock
+        if peek.execute(sa.select(QUEUE.c.seq).limit(1)).first() is None:
+            return 0
     with transaction(ctx.engine) as session:
         conn = session.connection()
         if not _try_lock(conn):
