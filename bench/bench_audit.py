@@ -37,6 +37,7 @@ Run:  .venv/bin/python bench/bench_audit.py [--appends 2000] [--writers 8]
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -101,8 +102,10 @@ def append_loop(
     """``count`` appends, one transaction each; returns the seconds taken.
 
     ``mode`` "queue" is today's ``record`` (the queue); "locked" the former path
-    (``append_now``, under the head lock). With ``stamps``, the wall time of
-    each commit is appended to it (for the latency figure).
+    (``append_now``, under the head lock); "plain" one plain row of the same width
+    in ``bench_plain_event`` (the floor: what a commit costs here). With
+    ``stamps``, the wall time of each commit is appended to it (for the latency
+    figure).
     """
     from evservice.audit import NewEvent, record
     from evservice.audit._log import append_now
@@ -112,7 +115,19 @@ def append_loop(
     start = time.perf_counter()
     for i in range(count):
         with transaction(engine) as session:
-            if mode == "queue":
+            if mode == "plain":
+                session.connection().execute(
+                    sa.insert(PLAIN).values(
+                        id=worker * 10_000_000 + i,
+                        event_id=str(uuid.uuid4()),
+                        type="invoice.issued",
+                        subject=f"inv-{worker}-{i}",
+                        actor="system",
+                        at=T0 + timedelta(seconds=i),
+                        data=json.dumps(_event_data(i), sort_keys=True, separators=(",", ":")),
+                    )
+                )
+            elif mode == "queue":
                 record(
                     session,
                     type="invoice.issued",
@@ -559,10 +574,14 @@ def _one_backend(args: argparse.Namespace, name: str, url: str, tmp: Path) -> No
     )
     locked, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "locked")
     many, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "queue")
+    PLAIN.create(ctx.engine, checkfirst=True)
+    floor, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "plain")
+    PLAIN.drop(ctx.engine)
     print(
         f"append, {args.writers} writer processes, {name}: queue {many:,.0f} appends/s; "
         f"former path {locked:,.0f}/s; ratio {many / locked:.2f} (queue, ratio to 1 writer: "
-        f"{many / one:.2f})"
+        f"{many / one:.2f}; plain 1-row insert transactions, {args.writers} writers: "
+        f"{floor:,.0f}/s)"
     )
     events, rate = sequencer_rate(ctx, args.batch_size)
     print(f"sequencer, {name}: {rate:,.0f} events/s integrating a backlog of {events:,}")
