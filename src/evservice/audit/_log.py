@@ -40,7 +40,13 @@ from evservice.audit._event import (
     check_event_fields,
     normalise_data,
 )
-from evservice.audit._merkle import Frontier, NodeKey
+from evservice.audit._merkle import (
+    Frontier,
+    NodeKey,
+    consistency_ranges,
+    inclusion_ranges,
+    perfect_nodes,
+)
 from evservice.audit._merkle import consistency_proof as _consistency_proof
 from evservice.audit._merkle import inclusion_proof as _inclusion_proof
 from evservice.audit._merkle import root_at as _root_at
@@ -439,6 +445,12 @@ class StoreNodes:
     def get_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
+        return self.nodes_and_size(keys, with_size=False)[1]
+
+    def nodes_and_size(
+        self, keys: Sequence[NodeKey], *, with_size: bool = True
+    ) -> tuple[int, dict[NodeKey, bytes]]:
+        """The nodes of ``keys`` and (with ``with_size``) the log size, in one round trip."""
         # An OR of primary-key lookups, which both back ends answer from the index
         # (SQLite scans the whole table for a row-value IN list). Plain text: building
         # the same condition as SQLAlchemy expressions costs more than the query.
@@ -447,11 +459,40 @@ class StoreNodes:
         for n, (level, idx) in enumerate(keys):
             params[f"l{n}"] = level
             params[f"i{n}"] = idx
-        rows = self.conn.execute(
-            sa.text(f"SELECT level, idx, hash FROM audit_node WHERE {where}"),  # noqa: S608
-            params,
-        )
-        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+        parts = [f"SELECT level, idx, hash FROM audit_node WHERE {where}"] if keys else []  # noqa: S608
+        if with_size:
+            parts.append(f"SELECT -1, size, NULL FROM audit_log_head WHERE id = {HEAD_ID}")  # noqa: S608
+        rows = self.conn.execute(sa.text(" UNION ALL ".join(parts)), params)
+        size = -1
+        nodes: dict[NodeKey, bytes] = {}
+        for level, idx, h in rows:
+            if int(level) < 0:
+                size = int(idx)
+            else:
+                nodes[(int(level), int(idx))] = bytes(h)
+        if with_size and size < 0:
+            raise StoreError("the audit log head is missing: the store is not migrated")
+        return size, nodes
+
+
+class _Fetched:
+    """Nodes fetched already (a :class:`NodeSource` over a dict)."""
+
+    def __init__(self, nodes: Mapping[NodeKey, bytes]) -> None:
+        self.nodes = nodes
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+        return {k: self.nodes[k] for k in keys if k in self.nodes}
+
+
+def _at_size(
+    conn: Connection, ranges: Sequence[tuple[int, int]], size: int, field: str
+) -> _Fetched:
+    """For a size given by the caller: its nodes and the check that the log has it, at once."""
+    keys = sorted({key for a, b in ranges for key in perfect_nodes(a, b)})
+    current, nodes = StoreNodes(conn).nodes_and_size(keys)
+    _size_arg(size, current, field)
+    return _Fetched(nodes)
 
 
 def read_head(conn: Connection) -> Frontier:
@@ -494,8 +535,16 @@ def root_at(size: int | None = None, ctx: Context | None = None) -> bytes:
 
 
 def inclusion_proof(index: int, size: int | None = None, ctx: Context | None = None) -> list[bytes]:
-    """The inclusion proof of event ``index`` in the log at ``size`` (default: now)."""
+    """The inclusion proof of event ``index`` in the log at ``size`` (default: now).
+
+    With ``size`` given (a checkpoint's, as bundles use), one query reads the
+    nodes and checks the size together.
+    """
     with reading(_engine(ctx)) as conn:
+        if size is not None and 0 <= index < size:
+            source = _at_size(conn, inclusion_ranges(index, size), size, "size")
+            with damaged():
+                return _inclusion_proof(index, size, source)
         size = _size_arg(size, read_head(conn).size, "size")
         with damaged():
             return _inclusion_proof(index, size, StoreNodes(conn))
@@ -506,6 +555,11 @@ def consistency_proof(
 ) -> list[bytes]:
     """The consistency proof from the log at ``old_size`` to ``new_size`` (default: now)."""
     with reading(_engine(ctx)) as conn:
+        if new_size is not None and 0 <= old_size <= new_size:
+            ranges = consistency_ranges(old_size, new_size)
+            source = _at_size(conn, ranges, new_size, "new_size")
+            with damaged():
+                return _consistency_proof(old_size, new_size, source)
         new_size = _size_arg(new_size, read_head(conn).size, "new_size")
         if not 0 <= old_size <= new_size:
             raise ValidationError("old_size", f"must be between 0 and {new_size}")
