@@ -28,10 +28,17 @@ executemany (SQLite) straight into ``audit_event``/``audit_node``/the head, so
 its tables are exactly what integration produces (checked: the first events'
 bytes equal ``canonical_event_bytes``, and ``--verify`` re-hashes the whole log).
 
+With ``--batch-invoices N --old-src DIR``: the batch's invoices/s (``run_batch``
+on N demo customers, SQLite, ``--batch-workers`` workers) with this tree's log
+(queue + the batch's sequencer thread) against the former log, whose ``src``
+folder is DIR (``git archive 68f22bb src | tar -x -C /tmp/audit-old``); the two
+alternate, twice each, in fresh processes.
+
 Run:  .venv/bin/python bench/bench_audit.py [--appends 2000] [--writers 8]
           [--batch-size 2000] [--latency-events 3000]
           [--proof-events 1000000] [--proofs 200] [--proof-store sqlite|postgres]
           [--bulk] [--pg-url URL] [--no-pg] [--verify] [--only-proofs] [--no-proofs]
+          [--batch-invoices N --old-src DIR [--batch-workers 1]]
 """
 
 from __future__ import annotations
@@ -609,6 +616,52 @@ def _one_backend(args: argparse.Namespace, name: str, url: str, tmp: Path) -> No
     assert result.ok, result.summary()
 
 
+_BATCH_DRIVER = """
+import sys, tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from evservice._context import Context
+from evservice.batch import BatchOptions, BatchPeriod, run_batch, write_demo_csv
+from evservice.clock import ManualClock
+from evservice.config import Settings
+import evservice
+n, workers = int(sys.argv[1]), int(sys.argv[2])
+tmp = Path(tempfile.mkdtemp(prefix="bench-audit-batch-"))
+period = BatchPeriod(2026, 10)
+write_demo_csv(tmp / "in.csv", customers=n, period=period, seed=2026)
+settings = Settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 's.db'}", _env_file=None)
+ctx = Context(settings=settings, clock=ManualClock(datetime(2026, 11, 1, 3, tzinfo=UTC)))
+options = BatchOptions(workers=workers, issue_date=date(2026, 11, 1), series="C26TAA")
+summary = run_batch(tmp / "in.csv", period, ctx=ctx, options=options)
+print(summary.issued, summary.elapsed_seconds, evservice.__file__)
+"""
+
+
+def batch_figures(args: argparse.Namespace) -> None:
+    """run_batch's invoices/s with the new log and the former one, alternating."""
+    import subprocess
+
+    new_src = str(Path(__file__).resolve().parents[1] / "src")
+    rates: dict[str, list[float]] = {"new": [], "old": []}
+    for _ in range(2):
+        for label, src in (("old", str(args.old_src)), ("new", new_src)):
+            env = {**os.environ, "PYTHONPATH": src}
+            out = subprocess.run(
+                [sys.executable, "-c", _BATCH_DRIVER, str(args.batch_invoices),
+                 str(args.batch_workers)],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            issued, elapsed, where = int(out[0]), float(out[1]), out[2]
+            assert where.startswith(src), (where, src)  # the intended tree ran
+            rates[label].append(issued / elapsed)
+    new, old = max(rates["new"]), max(rates["old"])
+    print(
+        f"run_batch, {args.batch_invoices:,} invoices, {args.batch_workers} worker(s), SQLite: "
+        f"new log {new:,.1f} invoices/s, former log {old:,.1f}/s (best of 2 each, "
+        f"alternating); ratio {new / old:.2f}"
+    )
+
+
 def appends(args: argparse.Namespace, tmp: Path) -> None:
     """The append figures on SQLite and (unless --no-pg) PostgreSQL."""
     from evservice.store import get_engine, migrate
@@ -631,6 +684,9 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=3000)
     parser.add_argument("--bulk", action="store_true", help="build the big log with COPY")
     parser.add_argument("--no-proofs", action="store_true", help="skip the proof figures")
+    parser.add_argument("--batch-invoices", type=int, default=0)
+    parser.add_argument("--batch-workers", type=int, default=1)
+    parser.add_argument("--old-src", type=Path, help="src folder of the former log's tree")
     parser.add_argument("--proof-events", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
     parser.add_argument("--proof-store", choices=("sqlite", "postgres"), default="sqlite")
@@ -645,6 +701,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     try:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        if args.batch_invoices:
+            if args.old_src is None:
+                parser.error("--batch-invoices needs --old-src")
+            batch_figures(args)
         if not args.only_proofs:
             appends(args, tmp)
         if args.no_proofs:
@@ -669,6 +729,12 @@ def main() -> None:
             + (" --verify" if args.verify else "")
             + (" --only-proofs" if args.only_proofs else "")
             + (" --no-proofs" if args.no_proofs else "")
+            + (
+                f" --batch-invoices {args.batch_invoices} --batch-workers {args.batch_workers}"
+                f" --old-src {args.old_src}"
+                if args.batch_invoices
+                else ""
+            )
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
