@@ -629,7 +629,12 @@ n, workers = int(sys.argv[1]), int(sys.argv[2])
 tmp = Path(tempfile.mkdtemp(prefix="bench-audit-batch-"))
 period = BatchPeriod(2026, 10)
 write_demo_csv(tmp / "in.csv", customers=n, period=period, seed=2026)
-settings = Settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 's.db'}", _env_file=None)
+settings = Settings(
+    data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 's.db'}", _env_file=None,
+    seller_name="Công ty Điện lực Hoàn Kiếm", seller_tax_code="0100101114",
+    seller_address="69 Đinh Tiên Hoàng, Hà Nội", seller_phone="02422200898",
+    payee_bank_bin="970436", payee_account="0011001234567", payee_name="DIEN LUC HOAN KIEM",
+)
 ctx = Context(settings=settings, clock=ManualClock(datetime(2026, 11, 1, 3, tzinfo=UTC)))
 options = BatchOptions(workers=workers, issue_date=date(2026, 11, 1), series="C26TAA")
 summary = run_batch(tmp / "in.csv", period, ctx=ctx, options=options)

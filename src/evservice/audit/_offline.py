@@ -400,6 +400,23 @@ def verify_bundle(bundle: bytes, public_key: str) -> BundleVerification:
         return _fail(str(exc))
 
 
+def _check_manifest(
+    manifest: object, subject: str, size: int, events: list[Any], public_key: str
+) -> None:
+    """The bundle's events are exactly those the log signed for the subject at ``size``."""
+    if not isinstance(manifest, str):
+        raise NoteError("manifest must be a signed note")
+    listed = verify_note(manifest, public_key)
+    given = [item.get("index") if isinstance(item, dict) else None for item in events]
+    if any(type(i) is not int for i in given):
+        raise NoteError("every event needs an integer index")
+    if listed != manifest_text(subject, size, given):  # type: ignore[arg-type]
+        raise NoteError(
+            "the events do not match the log's signed list for this subject "
+            "(an event was removed or added)"
+        )
+
+
 def _verify_bundle(bundle: bytes, public_key: str) -> BundleVerification:
     if not isinstance(bundle, bytes | bytearray) or len(bundle) > _MAX_BUNDLE_BYTES:
         raise NoteError("bundle must be bytes of reasonable size")
@@ -430,18 +447,7 @@ def _verify_bundle(bundle: bytes, public_key: str) -> BundleVerification:
         raise NoteError("bundle origin differs from the checkpoint origin")
     if not isinstance(events, list) or not events:
         raise NoteError("bundle has no events")
-    manifest = obj["manifest"]
-    if not isinstance(manifest, str):
-        raise NoteError("manifest must be a signed note")
-    listed = verify_note(manifest, public_key)
-    given = [item.get("index") if isinstance(item, dict) else None for item in events]
-    if any(type(i) is not int for i in given):
-        raise NoteError("every event needs an integer index")
-    if listed != manifest_text(subject, checkpoint.size, given):  # type: ignore[arg-type]
-        raise NoteError(
-            "the events do not match the log's signed list for this subject "
-            "(an event was removed or added)"
-        )
+    _check_manifest(obj["manifest"], subject, checkpoint.size, events, public_key)
     verified: list[VerifiedEvent] = []
     problems: list[str] = []
     last_index = -1

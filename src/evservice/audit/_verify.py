@@ -476,6 +476,24 @@ def _read_head_or_none(conn: Connection) -> Frontier | None:
         return None
 
 
+def _start(
+    conn: Connection, origin: str, vkey: str, external: Sequence[str], max_problems: int
+) -> tuple[Frontier | None, _State, Frontier, bool]:
+    """The head, the checkpoints' targets, and whether the log was emptied."""
+    stored_head = _read_head_or_none(conn)
+    size = stored_head.size if stored_head is not None else 0
+    state = _State(size=size, max_problems=max_problems)
+    tree = Frontier()
+    if stored_head is None:
+        state.add("head", None, "the log head row is missing or unreadable")
+    _collect_checkpoints(conn, state, origin, vkey, external)
+    _check_targets(state, tree)  # checkpoints of the empty log
+    if size and conn.execute(sa.select(EVENTS.c.idx).limit(1)).first() is None:
+        state.add("emptied", None, f"the log holds no events, but its head records {size}")
+        return stored_head, state, tree, True
+    return stored_head, state, tree, False
+
+
 def _verify(
     conn: Connection,
     origin: str,
@@ -485,16 +503,15 @@ def _verify(
     max_problems: int,
     time_skew: timedelta,
 ) -> tuple[_State, Frontier, int]:
-    stored_head = _read_head_or_none(conn)
+    """Stream the events in index order, rebuild the tree and name what disagrees.
+
+    It is long because its two closures (``advance``, ``fill_gap``) share the
+    tree being rebuilt, the completed nodes waiting for comparison and the
+    chunk's stored leaves with the loop; apart, all of that would be passed around.
+    """
+    stored_head, state, tree, emptied = _start(conn, origin, vkey, external, max_problems)
     head = stored_head or Frontier()
-    state = _State(size=head.size, max_problems=max_problems)
-    tree = Frontier()
-    if stored_head is None:
-        state.add("head", None, "the log head row is missing or unreadable")
-    _collect_checkpoints(conn, state, origin, vkey, external)
-    _check_targets(state, tree)  # checkpoints of the empty log
-    if head.size and conn.execute(sa.select(EVENTS.c.idx).limit(1)).first() is None:
-        state.add("emptied", None, f"the log holds no events, but its head records {head.size}")
+    if emptied:
         return state, tree, 0
     pending: list[tuple[int, int, bytes]] = []
     rows_seen = 0

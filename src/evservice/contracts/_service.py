@@ -509,9 +509,7 @@ def confirm(
         current.signed_at = consent.confirmed_at
         current.client_ip = consent.client_ip
         current.user_agent = consent.user_agent
-        # The event is queued until the log's sequencer integrates it: keep its id
-        # here; sealing resolves it to its leaf index (audit.wait_sequenced).
-        current.audit_event_ids = signed.id
+        current.audit_event_ids = signed.id  # queued: sealing resolves it to its index
         session.add_all([row, current])
 
     verify_code(
