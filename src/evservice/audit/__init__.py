@@ -21,8 +21,8 @@ Queue and sequencer (as Trillian's and Tessera's sequencers do it):
   the log head held until the caller committed, so writers queued behind each
   other). It returns at once with the event's ``id``; ``index`` is
   :data:`UNSEQUENCED`.
-* A sequencer (:func:`run_sequencer`, :class:`Sequencer` on a thread for the
-  batch and for servers, ``evservice audit sequence`` alone) integrates the
+* A sequencer (:func:`run_sequencer`, :class:`Sequencer` on a thread in the
+  batch and in the portal's lifespan, ``evservice audit sequence`` alone) integrates the
   queue in batches of up to ``SequencerOptions.batch_size`` events (default
   2,000), pausing ``interval`` (default 20 ms) after a short batch. One batch is
   one short transaction: delete the oldest queued rows ``RETURNING`` them, give

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from evservice import audit
 from evservice._context import Context, resolve
 from evservice.web import _api, _pages
 from evservice.web._i18n import Translator
@@ -116,7 +119,16 @@ def create_app(ctx: Context | None = None, settings: PortalSettings | None = Non
     """
     context = resolve(ctx)
     portal = Portal(context, settings or PortalSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The server's own audit sequencer: the events of consents and codes confirmed
+        # here are integrated while it runs (others may run too; one integrates at a time).
+        with audit.Sequencer(context):
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="evservice customer portal",
         version="1",
         docs_url=None,  # Swagger UI needs inline script, which the CSP forbids

@@ -245,6 +245,7 @@ class Portal:
         into a checkpoint published now (so a bundle always holds every event).
         """
         self.limit(self.lookups, ip)
+        audit.sequence_pending(self.ctx)  # events still queued belong in the bundle too
         latest = audit.latest_checkpoint(self.ctx)
         current = latest if latest is not None and latest.size == audit.log_size(self.ctx) else None
         try:
