@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from evservice._context import Context
-from evservice.audit import verify_log
+from evservice.audit import sequence_pending, verify_log
 from evservice.batch import BatchCredit
 from evservice.errors import NotFoundError, ValidationError
 from evservice.payments import reference
@@ -28,6 +28,7 @@ def _receivable_row(ctx: Context, invoice_id: str) -> sa.Row:
 
 
 def _audit_types(ctx: Context) -> list[str]:
+    sequence_pending(ctx)  # the events are queued; the sequencer gives them their order
     with ctx.engine.connect() as conn:
         return list(conn.execute(sa.text("SELECT type FROM audit_event ORDER BY idx")).scalars())
 

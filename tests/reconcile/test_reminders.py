@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from evservice._context import Context
+from evservice.audit import sequence_pending
 from evservice.delivery import list_outbox
 from evservice.errors import ValidationError
 from evservice.invoices import IssuedInvoice, record_invoice
@@ -102,6 +103,7 @@ def test_stages_by_day_once_each_and_never_to_payers(ctx: Context) -> None:
         ("before-3", "sms"),
     ]
     assert not [r for r in reminders(ctx) if r[0] == label3 and r[1] != "before-3"]
+    sequence_pending(ctx)  # the events are queued until the sequencer integrates them
     with ctx.engine.connect() as conn:
         events = conn.execute(
             sa.text("SELECT data FROM audit_event WHERE type = 'payment.reminded'")
