@@ -1,0 +1,29 @@
+"""Reporting to the tax authority: data summary tables, notices of invoices with errors.
+
+``build_summary("2026-11", ctx=ctx)`` builds, signs (XMLDSig, ``DSCKS/NNT``),
+checks against the shipped ``bthdlieu.xsd`` and stores the month's data summary
+tables (form 01/TH-HĐĐT, message ``BTHDLieu``): one row per invoice and VAT
+rate, at most ``MAX_ROWS`` rows a table, numbered per month, later builds
+adding supplements. Where each part lives:
+
+* ``_format.py``: what the messages share (numbers, the XSDs, signing);
+* ``_summary.py``: the summary tables; ``_tables.py``: the tables of the store.
+"""
+
+from evservice.tax._summary import (
+    MAX_ROWS,
+    SummaryBuild,
+    SummaryTable,
+    build_summary,
+    list_summaries,
+    summary_rows,
+)
+
+__all__ = [
+    "MAX_ROWS",
+    "SummaryBuild",
+    "SummaryTable",
+    "build_summary",
+    "list_summaries",
+    "summary_rows",
+]

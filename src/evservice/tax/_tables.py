@@ -1,0 +1,83 @@
+"""Tables of the tax domain (Alembic branch ``tax``).
+
+``tax_period`` is the counter of one taxpayer's month: the last table number
+(``SBTHDLieu``) and the last supplement (``BSLThu``); it is locked while tables
+are built so that numbers never repeat. ``tax_summary_invoice`` names, once, the
+table each invoice was reported in: an invoice is reported in exactly one table.
+``tax_notice`` holds the notices of invoices with errors (form 04/SS-HĐĐT).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from evservice.store import UTCDateTime
+
+__all__ = ["TaxNoticeRow", "TaxPeriodRow", "TaxSummaryInvoiceRow", "TaxSummaryRow"]
+
+
+class TaxPeriodRow(SQLModel, table=True):
+    """A taxpayer's reporting month: the last table number and the last supplement."""
+
+    __tablename__ = "tax_period"
+    taxpayer: str = Field(primary_key=True, max_length=14)
+    period: str = Field(primary_key=True, max_length=7)
+    last_sequence: int = 0
+    supplements: int = 0
+
+
+class TaxSummaryRow(SQLModel, table=True):
+    """One data summary table (form 01/TH-HĐĐT) as built, signed and stored."""
+
+    __tablename__ = "tax_summary"
+    __table_args__ = (
+        sa.UniqueConstraint("taxpayer", "period", "sequence", name="uq_tax_summary_sequence"),
+    )
+    id: str = Field(primary_key=True, max_length=40)
+    taxpayer: str = Field(max_length=14)
+    period: str = Field(max_length=7, index=True)
+    sequence: int
+    supplement: int  # 0: the first report of the period (LDau 1); n: the n-th supplement
+    rows: int
+    invoices: int
+    built_on: date
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    xml_path: str = Field(max_length=500)
+    xml_sha256: str = Field(max_length=64)
+
+
+class TaxSummaryInvoiceRow(SQLModel, table=True):
+    """The table an invoice was reported in, and its first row number there."""
+
+    __tablename__ = "tax_summary_invoice"
+    invoice_id: str = Field(primary_key=True, max_length=36)
+    summary_id: str = Field(foreign_key="tax_summary.id", max_length=40, index=True)
+    position: int
+
+
+class TaxNoticeRow(SQLModel, table=True):
+    """One notice of an invoice with errors (04/SS-HĐĐT), for one correction.
+
+    ``correction_id`` is the replacement or adjustment invoice the notice tells
+    of, or ``None`` for an explanation (wrong buyer name or address, the tax code
+    right); ``kind`` is the format's ``TCTBao`` (2 adjustment, 3 replacement,
+    4 explanation).
+    """
+
+    __tablename__ = "tax_notice"
+    __table_args__ = (
+        sa.UniqueConstraint("invoice_id", "kind", "correction_id", name="uq_tax_notice"),
+    )
+    id: str = Field(primary_key=True, max_length=40)
+    taxpayer: str = Field(max_length=14)
+    invoice_id: str = Field(max_length=36, index=True)
+    correction_id: str | None = Field(default=None, max_length=36)
+    kind: int
+    reason: str = Field(max_length=255)
+    built_on: date
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    xml_path: str = Field(max_length=500)
+    xml_sha256: str = Field(max_length=64)
