@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     seller_bank_account: str | None = None
     seller_bank_name: str | None = None
 
+    # -- reporting to the tax authority ----------------------------------------
+    tax_authority_code: str | None = Field(
+        default=None, max_length=5, description="MCQT: code of the tax office (04/SS-HĐĐT)."
+    )
+    tax_authority_name: str | None = Field(
+        default=None, max_length=100, description="TCQT: name of the tax office (04/SS-HĐĐT)."
+    )
+    tax_place: str | None = Field(
+        default=None, max_length=50, description="DDanh: where notices are made (Hà Nội)."
+    )
+
     # -- payment QR ----------------------------------------------------------
     payee_bank_bin: str | None = Field(default=None, description="6-digit acquirer BIN (NAPAS).")
     payee_account: str | None = None

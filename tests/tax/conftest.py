@@ -27,6 +27,9 @@ SELLER_SETTINGS = {
     "payee_bank_bin": "970436",
     "payee_account": "0011001234567",
     "payee_name": "EVN HANOI",
+    "tax_authority_code": "10100",
+    "tax_authority_name": "Cục Thuế thành phố Hà Nội",
+    "tax_place": "Hà Nội",
 }
 # The clock fixture stands at 2026-11-01 09:00 in Vietnam: the October batch is issued today.
 BATCH_PERIOD = "2026-10"

@@ -4,12 +4,18 @@
 checks against the shipped ``bthdlieu.xsd`` and stores the month's data summary
 tables (form 01/TH-HĐĐT, message ``BTHDLieu``): one row per invoice and VAT
 rate, at most ``MAX_ROWS`` rows a table, numbered per month, later builds
-adding supplements. Where each part lives:
+adding supplements. ``notify_correction`` and ``explain`` make the signed
+notices of invoices with errors (form 04/SS-HĐĐT, ``tbao.xsd``). Where each part lives:
 
 * ``_format.py``: what the messages share (numbers, the XSDs, signing);
-* ``_summary.py``: the summary tables; ``_tables.py``: the tables of the store.
+* ``_summary.py``: the summary tables;
+* ``_notice.py``: notices of invoices with errors (04/SS-HĐĐT, ``TBao``):
+  ``notify_correction`` for a replacement or adjustment, ``explain`` for an error
+  that needs no new invoice; never a cancellation (Decree 70/2025 ended it);
+* ``_tables.py``: the tables of the store.
 """
 
+from evservice.tax._notice import ErrorNotice, NoticeKind, explain, notify_correction
 from evservice.tax._summary import (
     MAX_ROWS,
     SummaryBuild,
@@ -21,9 +27,13 @@ from evservice.tax._summary import (
 
 __all__ = [
     "MAX_ROWS",
+    "ErrorNotice",
+    "NoticeKind",
     "SummaryBuild",
     "SummaryTable",
     "build_summary",
+    "explain",
     "list_summaries",
+    "notify_correction",
     "summary_rows",
 ]
