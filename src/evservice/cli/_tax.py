@@ -3,7 +3,10 @@
 ``summary --period 2026-11`` builds (or, with nothing new, only lists) the
 month's signed data summary tables; ``notice INVOICE`` makes the 04/SS-HĐĐT
 notice of a replacement's or adjustment's original, ``explain INVOICE --reason``
-an explanation notice. No command cancels: Decree 70/2025 ended cancellation.
+an explanation notice. ``send`` submits what is queued through the configured
+gateway and applies the answers; ``status`` shows what is pending, accepted
+and rejected (with the authority's reasons, in Vietnamese). No command cancels:
+Decree 70/2025 ended cancellation.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ import typer
 
 from evservice.cli._common import JsonOpt, context, echo_json
 from evservice.errors import ValidationError
-from evservice.tax import MAX_ROWS, ErrorNotice, build_summary, explain, notify_correction
+from evservice.tax import (
+    MAX_ROWS,
+    ErrorNotice,
+    TaxMessage,
+    build_summary,
+    explain,
+    list_messages,
+    notify_correction,
+    send_pending,
+)
 
 __all__ = ["app"]
 
@@ -84,3 +96,62 @@ def explain_command(
     _print_notice(
         explain(invoice, reason=reason, authority_notice=answered, ctx=context()), as_json
     )
+
+
+@app.command("send")
+def send_command(as_json: JsonOpt = False) -> None:
+    """Submit the queued messages (each once) and apply the answers that came back (each once).
+
+    Exits 1 while messages wait for another attempt or have failed.
+    """
+    ctx = context()
+    report = send_pending(ctx)
+    if as_json:
+        echo_json(report.__dict__)
+    else:
+        typer.echo(
+            f"submitted {report.submitted}, already held {report.already_held}, "
+            f"retrying {report.retrying}, failed {report.failed}, refused {report.refused}, "
+            f"answers {report.answers} (duplicates {report.duplicates})"
+        )
+    if report.retrying or report.failed:
+        raise typer.Exit(1)
+
+
+_LABELS = {
+    "queued": "chờ gửi",
+    "sending": "đang gửi",
+    "sent": "đã gửi, chờ kết quả",
+    "accepted": "đã chấp nhận",
+    "rejected": "bị từ chối",
+    "failed": "gửi không được",
+}
+
+
+def _status_line(m: TaxMessage) -> str:
+    line = f"{m.id}  {m.type}  {m.subject_id:<34}  {_LABELS.get(m.status, m.status)}"
+    if m.reasons:
+        line += "  lý do: " + "; ".join(m.reasons)
+    elif m.last_error and m.status in ("queued", "failed"):
+        line += f"  ({m.last_error})"
+    return line
+
+
+@app.command("status")
+def status_command(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """What was sent to the tax authority: pending, accepted, rejected (with the reasons)."""
+    messages = list_messages(context(), status=status, limit=limit)
+    if as_json:
+        echo_json([m.to_dict() for m in messages])
+        return
+    groups = {"pending": ("queued", "sending", "sent"), "accepted": ("accepted",),
+              "rejected": ("rejected", "failed")}  # fmt: skip
+    for title, states in groups.items():
+        chosen = [m for m in messages if m.status in states]
+        typer.echo(f"{title}: {len(chosen)}")
+        for m in chosen:
+            typer.echo("  " + _status_line(m))

@@ -12,10 +12,31 @@ notices of invoices with errors (form 04/SS-HĐĐT, ``tbao.xsd``). Where each pa
 * ``_notice.py``: notices of invoices with errors (04/SS-HĐĐT, ``TBao``):
   ``notify_correction`` for a replacement or adjustment, ``explain`` for an error
   that needs no new invoice; never a cancellation (Decree 70/2025 ended it);
+* ``_gateway.py``: the ``TaxGateway`` protocol: file drop (default), HTTP
+  T-VAN, in-memory twin, chosen by ``open_gateway`` from the settings;
+* ``_outbox.py``: the durable outbox: ``send_pending`` submits each message id
+  once (retry with backoff) and applies each answer once;
 * ``_tables.py``: the tables of the store.
 """
 
+from evservice.tax._gateway import (
+    FileGateway,
+    HttpGateway,
+    MemoryGateway,
+    Outgoing,
+    Response,
+    TaxGateway,
+    open_gateway,
+    parse_response,
+)
 from evservice.tax._notice import ErrorNotice, NoticeKind, explain, notify_correction
+from evservice.tax._outbox import (
+    MESSAGE_TYPES,
+    SendReport,
+    TaxMessage,
+    list_messages,
+    send_pending,
+)
 from evservice.tax._summary import (
     MAX_ROWS,
     SummaryBuild,
@@ -27,13 +48,26 @@ from evservice.tax._summary import (
 
 __all__ = [
     "MAX_ROWS",
+    "MESSAGE_TYPES",
     "ErrorNotice",
+    "FileGateway",
+    "HttpGateway",
+    "MemoryGateway",
     "NoticeKind",
+    "Outgoing",
+    "Response",
+    "SendReport",
     "SummaryBuild",
     "SummaryTable",
+    "TaxGateway",
+    "TaxMessage",
     "build_summary",
     "explain",
+    "list_messages",
     "list_summaries",
     "notify_correction",
+    "open_gateway",
+    "parse_response",
+    "send_pending",
     "summary_rows",
 ]

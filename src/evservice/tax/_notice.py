@@ -43,6 +43,7 @@ from evservice.errors import ConfigurationError, StoreError, ValidationError
 from evservice.invoices import CorrectionKind, IssuedInvoice, get
 from evservice.store import transaction
 from evservice.tax._format import XML_VERSION, put, sign_message, taxpayer, validate_message
+from evservice.tax._outbox import enqueue
 from evservice.tax._tables import TaxNoticeRow
 
 __all__ = ["ErrorNotice", "NoticeKind", "explain", "notify_correction"]
@@ -216,6 +217,10 @@ def _build(
                 at=now,
                 data={"notice": notice_id, "kind": kind, "xml_sha256": sha,
                       "correction": correction_id},
+            )  # fmt: skip
+            enqueue(
+                session, kind="300", subject_id=notice_id, signed=signed, tax_code=tax_code,
+                ctx=ctx,
             )  # fmt: skip
             return _to_notice(row, ctx, created=True)
     except IntegrityError as exc:

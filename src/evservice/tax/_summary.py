@@ -49,6 +49,7 @@ from evservice.errors import StoreError, ValidationError
 from evservice.invoices import CorrectionKind, IssuedInvoice, list_invoices
 from evservice.store import transaction
 from evservice.tax._format import XML_VERSION, put, sign_message, taxpayer, validate_message
+from evservice.tax._outbox import enqueue
 from evservice.tax._tables import TaxPeriodRow, TaxSummaryInvoiceRow, TaxSummaryRow
 
 __all__ = [
@@ -298,8 +299,9 @@ def build_summary(
     """Build, sign and store the month's tables of invoices not reported yet.
 
     Each table is checked against ``bthdlieu.xsd``, written to
-    ``data_dir/tax/summaries/<period>/<id>.xml`` and recorded with one audit event
-    (``tax.summary.built``) in the same transaction as its rows. Run it again:
+    ``data_dir/tax/summaries/<period>/<id>.xml``, recorded with one audit event
+    (``tax.summary.built``) and queued for the tax authority (message 400, see
+    :func:`send_pending`) in the same transaction as its rows. Run it again:
     only invoices issued (or corrected) since are added, as a supplement.
     """
     ctx = resolve(ctx)
@@ -395,6 +397,7 @@ def _store_table(
             "xml_sha256": sha,
         },
     )
+    enqueue(session, kind="400", subject_id=table_id, signed=signed, tax_code=tax_code, ctx=ctx)
     return _to_table(row, ctx)
 
 

@@ -16,7 +16,14 @@ from sqlmodel import Field, SQLModel
 
 from evservice.store import UTCDateTime
 
-__all__ = ["TaxNoticeRow", "TaxPeriodRow", "TaxSummaryInvoiceRow", "TaxSummaryRow"]
+__all__ = [
+    "TaxMessageRow",
+    "TaxNoticeRow",
+    "TaxPeriodRow",
+    "TaxResponseRow",
+    "TaxSummaryInvoiceRow",
+    "TaxSummaryRow",
+]
 
 
 class TaxPeriodRow(SQLModel, table=True):
@@ -81,3 +88,44 @@ class TaxNoticeRow(SQLModel, table=True):
     signed_at: datetime = Field(sa_type=UTCDateTime)
     xml_path: str = Field(max_length=500)
     xml_sha256: str = Field(max_length=64)
+
+
+class TaxMessageRow(SQLModel, table=True):
+    """One message to the tax authority (a ``TDiep``), in the durable outbox.
+
+    ``id`` is the message's ``MTDiep`` (sender code + 32 hex digits): the key of
+    exactly-once delivery. ``status``: ``queued`` -> ``sending`` (claimed until
+    ``next_attempt_at``) -> ``sent`` (the gateway took it) -> ``accepted`` |
+    ``rejected`` (the authority's answer); ``queued`` again after a retryable
+    failure (backoff); ``failed`` after ``max_attempts``. ``reasons_json`` holds
+    a rejection's reasons, in Vietnamese as the authority gives them.
+    """
+
+    __tablename__ = "tax_message"
+    __table_args__ = (sa.Index("ix_tax_message_due", "status", "next_attempt_at"),)
+    id: str = Field(primary_key=True, max_length=46)
+    type: str = Field(max_length=3)  # MLTDiep: 400 summary table, 300 notice 04/SS
+    subject_id: str = Field(max_length=40, index=True)
+    xml_path: str = Field(max_length=500)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    max_attempts: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    gateway: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=500)
+    reasons_json: str = Field(default="[]", sa_type=sa.Text)
+
+
+class TaxResponseRow(SQLModel, table=True):
+    """A response of the authority (999, 204, 301), kept once by its own ``MTDiep``."""
+
+    __tablename__ = "tax_response"
+    id: str = Field(primary_key=True, max_length=46)
+    message_id: str = Field(max_length=46, index=True)
+    type: str = Field(max_length=3)
+    accepted: bool
+    reasons_json: str = Field(default="[]", sa_type=sa.Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)
