@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from evservice.cli import main
+from evservice.tax import (
+    MemoryGateway,
+    Response,
+    build_summary,
+    list_messages,
+    notify_correction,
+    send_pending,
+)
 
 from .conftest import REPORT_PERIOD, SELLER_SETTINGS, Month
+from .tvan import REASON
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -57,3 +66,33 @@ def test_summary_then_rerun_then_a_notice(
     )  # fmt: skip
     assert code == 2
     assert "authority_notice" in err
+
+
+def test_status_shows_pending_accepted_and_rejected_with_the_reason(
+    cli_month: Month, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx = cli_month.ctx
+    build_summary(REPORT_PERIOD, ctx=ctx, max_rows=20)
+    notify_correction(cli_month.replacement.row_id, ctx=ctx)
+    first, second, _ = (m.id for m in list_messages(ctx))
+    gateway = MemoryGateway()
+    send_pending(ctx, gateway)
+    gateway.answers += [
+        Response(id="R1", message_id=first, type="204", accepted=True),
+        Response(id="R2", message_id=second, type="204", accepted=False, reasons=(REASON,)),
+    ]
+    send_pending(ctx, gateway)
+    code, out, err = _run(capsys, "tax", "status")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "pending: 1"
+    assert "accepted: 1" in lines
+    assert "rejected: 1" in lines
+    assert f"lý do: {REASON}" in out
+    assert "bị từ chối" in out
+    code, out, _ = _run(capsys, "tax", "status", "--status", "rejected", "--json")
+    (row,) = json.loads(out)
+    assert row["reasons"] == [REASON]
+    code, _, err = _run(capsys, "tax", "status", "--status", "lost")
+    assert code == 2
+    assert "status" in err
