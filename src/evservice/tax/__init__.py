@@ -16,9 +16,13 @@ notices of invoices with errors (form 04/SS-HĐĐT, ``tbao.xsd``). Where each pa
   T-VAN, in-memory twin, chosen by ``open_gateway`` from the settings;
 * ``_outbox.py``: the durable outbox: ``send_pending`` submits each message id
   once (retry with backoff) and applies each answer once;
+* ``_coded.py``: invoices with the authority's code: ``request_code`` queues
+  the signed invoice (message 200), the answer's ``MCCQT`` goes into
+  ``HDon/MCCQT``; ``invoice_code`` is None while the invoice waits;
 * ``_tables.py``: the tables of the store.
 """
 
+from evservice.tax._coded import insert_code, invoice_code
 from evservice.tax._gateway import (
     FileGateway,
     HttpGateway,
@@ -35,6 +39,7 @@ from evservice.tax._outbox import (
     SendReport,
     TaxMessage,
     list_messages,
+    request_code,
     send_pending,
 )
 from evservice.tax._summary import (
@@ -63,11 +68,14 @@ __all__ = [
     "TaxMessage",
     "build_summary",
     "explain",
+    "insert_code",
+    "invoice_code",
     "list_messages",
     "list_summaries",
     "notify_correction",
     "open_gateway",
     "parse_response",
+    "request_code",
     "send_pending",
     "summary_rows",
 ]

@@ -7,7 +7,8 @@ A message is a ``TDiep`` (the transport envelope of the v2.0.x formats)::
       DLieu    the signed BTHDLieu (MLTDiep 400) or TBao (MLTDiep 300)
 
 and the authority answers with ``TDiep`` messages whose ``MTDTChieu`` names
-ours: 999 (technical receipt: ``TTTNhan`` 0 received, 1 refused), 204 (result
+ours: 999 (technical receipt: ``TTTNhan`` 0 received, 1 refused), 202 (an
+invoice sent for a code, with its ``MCCQT``), 204 (result
 of checking the summary data), 301 (result of the 04/SS notice). We read a
 result as accepted unless it lists reasons (``DSLDKCNhan/LDo/MTLoi``, or
 ``DSLDo/LDo/MTa`` in a 999) -- a simplification of the formats, written down
@@ -69,6 +70,7 @@ class Response:
     type: str
     accepted: bool
     reasons: tuple[str, ...] = ()
+    code: str | None = None  # MCCQT, in a 202 (result of an invoice sent for a code)
 
 
 @runtime_checkable
@@ -115,12 +117,14 @@ def parse_response(data: bytes) -> Response:
         (r.text or "").strip() for r in root.iterfind(".//LDo/MTa") if (r.text or "").strip()
     ]
     refused = _text(root, "DLieu/TBao/DLTBao/TTTNhan") == "1"
+    code = (root.findtext(".//MCCQT") or "").strip() or None
     return Response(
         id=ident[:46],
         message_id=about[:46],
         type=kind[:3],
         accepted=not reasons and not refused,
         reasons=tuple(reasons),
+        code=code,
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,10 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice.errors import DeliveryError, StoreError, ValidationError
 from evservice.store import transaction
+from evservice.tax._coded import CODE, record_code
 from evservice.tax._format import XML_VERSION, put
 from evservice.tax._gateway import Outgoing, Response, TaxGateway, open_gateway
-from evservice.tax._tables import TaxMessageRow, TaxResponseRow
+from evservice.tax._tables import TaxInvoiceCodeRow, TaxMessageRow, TaxResponseRow
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -43,11 +44,16 @@ __all__ = [
     "TaxMessage",
     "enqueue",
     "list_messages",
+    "request_code",
     "send_pending",
 ]
 
 #: ``MLTDiep`` of what we send.
-MESSAGE_TYPES = {"400": "bảng tổng hợp dữ liệu", "300": "thông báo hóa đơn có sai sót"}
+MESSAGE_TYPES = {
+    "200": "hóa đơn đề nghị cấp mã",
+    "300": "thông báo hóa đơn có sai sót",
+    "400": "bảng tổng hợp dữ liệu",
+}
 MAX_ATTEMPTS = 8
 
 
@@ -115,7 +121,7 @@ def _envelope(message_id: str, kind: str, signed: bytes, ctx: Context, sender: s
 def enqueue(
     session: Session, *, kind: str, subject_id: str, signed: bytes, tax_code: str, ctx: Context
 ) -> str:
-    """Queue a signed message (``kind`` 400 or 300) in the caller's transaction; its id."""
+    """Queue a signed message (``kind`` 200, 300 or 400) in the caller's transaction; its id."""
     if kind not in MESSAGE_TYPES:
         raise ValidationError("kind", f"must be one of {', '.join(MESSAGE_TYPES)}")
     sender = tax_code.replace("-", "")
@@ -217,18 +223,20 @@ def _apply(ctx: Context, response: Response) -> str:
             row = session.get(TaxMessageRow, response.message_id, with_for_update=True)
             if row is None:
                 return "unknown"
+            if response.type == "202" and response.accepted and row.type == "200":
+                response = _coded_answer(session, ctx, row, response, now)
+            reasons = json.dumps(list(response.reasons), ensure_ascii=False)
             session.add(
                 TaxResponseRow(
                     id=response.id, message_id=row.id, type=response.type,
-                    accepted=response.accepted, received_at=now,
-                    reasons_json=json.dumps(list(response.reasons), ensure_ascii=False),
+                    accepted=response.accepted, received_at=now, reasons_json=reasons,
                 )
             )  # fmt: skip
             final = response.type != "999" or not response.accepted
             if final and row.status in ("sent", "sending", "queued"):
                 row.status = "accepted" if response.accepted else "rejected"
                 row.answered_at = now
-                row.reasons_json = json.dumps(list(response.reasons), ensure_ascii=False)
+                row.reasons_json = reasons
                 session.add(row)
             _event(
                 session, row, "tax.message.answered", now, response=response.id,
@@ -239,6 +247,54 @@ def _apply(ctx: Context, response: Response) -> str:
     except IntegrityError:
         return "duplicate"  # the same answer applied by a concurrent poll
     return "applied"
+
+
+def _coded_answer(
+    session: Session, ctx: Context, row: TaxMessageRow, response: Response, now: datetime
+) -> Response:
+    """Store a 202's code and write the coded XML; a 202 without a usable code is a refusal."""
+    if response.code is None or not CODE.match(response.code):
+        reason = "Thông điệp 202 không có mã hợp lệ của cơ quan thuế"
+        return replace(response, accepted=False, reasons=(*response.reasons, reason))
+    envelope = etree.fromstring((ctx.data_dir / row.xml_path).read_bytes())
+    invoice = envelope.find("DLieu/HDon")
+    if invoice is None:
+        raise StoreError(f"message {row.id} holds no invoice")
+    xml = bytes(etree.tostring(invoice, encoding="UTF-8"))
+    sha = record_code(session, ctx, row.subject_id, response.code, xml, now)
+    if sha is not None:
+        _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha)
+    return response
+
+
+def request_code(invoice_key: str, *, ctx: Context | None = None) -> str:
+    """Queue an invoice's signed XML for the authority's code (message 200); the message id.
+
+    The invoice's series must be a coded one (``C``); its documents must exist.
+    Asking twice gives the same message. The answer (202) stores the code and
+    writes the coded XML (:func:`evservice.tax.invoice_code`).
+    """
+    from evservice.invoices import get
+    from evservice.tax._format import taxpayer
+
+    ctx = resolve(ctx)
+    invoice = get(invoice_key, ctx=ctx)
+    if not invoice.invoice.draft.series.startswith("C"):
+        raise ValidationError("invoice_key", f"{invoice.label} is of an uncoded (K) series")
+    if invoice.xml_path is None:
+        raise ValidationError("invoice_key", f"the documents of {invoice.label} are not written")
+    tax_code, _ = taxpayer(ctx)
+    signed = invoice.xml_path.read_bytes()
+    with transaction(ctx.engine) as session:
+        known = session.get(TaxInvoiceCodeRow, invoice.row_id)
+        if known is not None:
+            return known.message_id
+        message_id = enqueue(
+            session, kind="200", subject_id=invoice.row_id, signed=signed, tax_code=tax_code,
+            ctx=ctx,
+        )  # fmt: skip
+        session.add(TaxInvoiceCodeRow(invoice_id=invoice.row_id, message_id=message_id))
+        return message_id
 
 
 def send_pending(

@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 from evservice.store import UTCDateTime
 
 __all__ = [
+    "TaxInvoiceCodeRow",
     "TaxMessageRow",
     "TaxNoticeRow",
     "TaxPeriodRow",
@@ -129,3 +130,14 @@ class TaxResponseRow(SQLModel, table=True):
     accepted: bool
     reasons_json: str = Field(default="[]", sa_type=sa.Text)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TaxInvoiceCodeRow(SQLModel, table=True):
+    """The authority's code (MCCQT) of an invoice sent for one (message 200 -> 202)."""
+
+    __tablename__ = "tax_invoice_code"
+    invoice_id: str = Field(primary_key=True, max_length=36)
+    message_id: str = Field(max_length=46, index=True)
+    code: str | None = Field(default=None, max_length=34)
+    coded_xml_path: str | None = Field(default=None, max_length=500)
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
