@@ -58,6 +58,30 @@ class Settings(BaseSettings):
     seller_bank_account: str | None = None
     seller_bank_name: str | None = None
 
+    # -- reporting to the tax authority ----------------------------------------
+    tax_authority_code: str | None = Field(
+        default=None, max_length=5, description="MCQT: code of the tax office (04/SS-HĐĐT)."
+    )
+    tax_authority_name: str | None = Field(
+        default=None, max_length=100, description="TCQT: name of the tax office (04/SS-HĐĐT)."
+    )
+    tax_place: str | None = Field(
+        default=None, max_length=50, description="DDanh: where notices are made (Hà Nội)."
+    )
+    tax_gateway: Literal["file", "tvan"] = Field(
+        default="file", description="file: data_dir/tax/outbox and inbox; tvan: an HTTP T-VAN."
+    )
+    tax_tvan_url: str | None = Field(default=None, description="Base URL of the T-VAN's API.")
+    tax_tvan_token: SecretStr | None = None
+    tax_tvan_timeout: float = Field(default=10.0, gt=0, le=300)
+    tax_send_lease_seconds: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="How long a claimed message waits before its attempt counts as unknown.",
+    )  # fmt: skip
+    tax_receiver_code: str = Field(
+        default="TCT", max_length=14, description="MNNhan of messages (the tax authority)."
+    )
+
     # -- payment QR ----------------------------------------------------------
     payee_bank_bin: str | None = Field(default=None, description="6-digit acquirer BIN (NAPAS).")
     payee_account: str | None = None

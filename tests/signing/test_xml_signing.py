@@ -21,6 +21,7 @@ from evservice.signing import (
     init_dev_keys,
     load_signer,
     sign_invoice_xml,
+    sign_xml_element,
     signer_from_files,
 )
 from evservice.signing._trust import load_certificates
@@ -31,13 +32,15 @@ DS = "{http://www.w3.org/2000/09/xmldsig#}"
 WHEN = datetime(2026, 11, 1, 2, 30, tzinfo=UTC)
 
 
-def xmlsec_verify(path: Path, pki: TestPKI) -> subprocess.CompletedProcess[str]:
+def xmlsec_verify(
+    path: Path, pki: TestPKI, id_element: str = "DLHDon"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             "xmlsec1",
             "--verify",
             "--id-attr:Id",
-            "DLHDon",
+            id_element,
             "--trusted-pem",
             str(pki.root_pem),
             "--untrusted-pem",
@@ -324,3 +327,24 @@ def test_signature_value_is_base64_of_the_raw_signature(
     value = root.findtext(f".//{DS}SignatureValue")
     assert value is not None
     assert len(base64.b64decode(value)) == 64
+
+
+def test_another_message_is_signed_by_id_into_its_own_slot(pki: TestPKI, tmp_path: Path) -> None:
+    """sign_xml_element: any root child with an Id, any DSCKS slot; xmlsec1 agrees."""
+    signer = signer_from_files(key_pem=pki.rsa_key, cert_pem=pki.rsa_cert, chain_pem=pki.interm_pem)
+    xml = b'<BTHDLieu><DLBTHop Id="BTH1"><TTChung><PBan>2.1.0</PBan></TTChung></DLBTHop></BTHDLieu>'
+    signed = sign_xml_element(xml, signer, content="DLBTHop", slot="NNT", signing_time=WHEN)
+    root = etree.fromstring(signed)
+    sig = root.find(f"DSCKS/NNT/{DS}Signature")
+    assert sig is not None
+    assert sig.find(f"{DS}SignedInfo/{DS}Reference").get("URI") == "#BTH1"
+    path = tmp_path / "bth.xml"
+    path.write_bytes(signed)
+    done = xmlsec_verify(path, pki, "DLBTHop")
+    assert done.returncode == 0, done.stderr
+    path.write_bytes(signed.replace(b">2.1.0<", b">2.1.1<"))
+    assert xmlsec_verify(path, pki, "DLBTHop").returncode != 0
+    with pytest.raises(SigningError, match="DSCKS/NNT"):
+        sign_xml_element(signed, signer, content="DLBTHop", slot="NNT", signing_time=WHEN)
+    with pytest.raises(DocumentError, match="BTHDLieu/DLBTHop"):
+        sign_xml_element(b"<BTHDLieu/>", signer, content="DLBTHop", slot="NNT", signing_time=WHEN)

@@ -37,6 +37,7 @@ _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_payments", "payments", None),
     ("_qr", "qr", None),
     ("_serve", None, None),
+    ("_tax", "tax", None),
     ("_verify", None, None),
 ]
 

@@ -5,7 +5,9 @@ and configuration; its ``signer`` is pyHanko's own ``Signer`` (use it with
 pyHanko directly if you like). The XML and PDF signers take any
 :class:`Signer` (what key material offers them, ``DocumentSigner`` being one):
 ``sign_invoice_xml(xml, signer, ...)`` adds the seller's XML signature in
-``DSCKS/NBan``; ``sign_pdf(pdf, signer, ...)`` adds a PAdES signature (B-B, B-T
+``DSCKS/NBan``, and ``sign_xml_element`` does the same for another message of
+the tax authority (any root child with an ``Id``, any ``DSCKS`` slot);
+``sign_pdf(pdf, signer, ...)`` adds a PAdES signature (B-B, B-T
 or B-LT) with the signed XML attached. Verification lives in
 :mod:`evservice.verification`; it reads signatures with ``find_signatures``,
 ``check_signature``, ``parse_xml``, ``check_xml_limits`` and ``canonical_subset``, and
@@ -41,7 +43,7 @@ from evservice.signing._xmlcheck import (
     check_signature,
     find_signatures,
 )
-from evservice.signing._xmldsig import parse_xml, sign_invoice_xml
+from evservice.signing._xmldsig import parse_xml, sign_invoice_xml, sign_xml_element
 
 __all__ = [
     "DEV_MARKER",
@@ -67,6 +69,7 @@ __all__ = [
     "parse_xml",
     "sign_invoice_xml",
     "sign_pdf",
+    "sign_xml_element",
     "signer_from_files",
     "signer_from_key",
     "signer_from_pkcs11",

@@ -49,6 +49,7 @@ __all__ = [
     "ENVELOPED",
     "parse_xml",
     "sign_invoice_xml",
+    "sign_xml_element",
 ]
 
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -176,20 +177,45 @@ def sign_invoice_xml(
     signature_id: str = "seller",
 ) -> bytes:
     """Sign the invoice (``HDon/DLHDon[@Id]``) into ``DSCKS/NBan``; bytes in, bytes out."""
+    return sign_xml_element(
+        xml,
+        signer,
+        content="DLHDon",
+        slot="NBan",
+        signing_time=signing_time,
+        signature_id=signature_id,
+    )
+
+
+def sign_xml_element(
+    xml: bytes,
+    signer: Signer,
+    *,
+    content: str,
+    slot: str,
+    signing_time: datetime,
+    signature_id: str = "seller",
+) -> bytes:
+    """Sign the root's child ``content`` (by its ``Id``) into ``DSCKS/<slot>``.
+
+    The same layout as an invoice's signature, for the tax authority's other
+    messages: the data summary table (``BTHDLieu/DLBTHop``, slot ``NNT``), the
+    notice of invoices with errors (``TBao/DLTBao``, slot ``NNT``), and so on.
+    """
     root = parse_xml(xml)
-    content = _child(root, "DLHDon")
-    if content is None or not content.get("Id"):
-        raise DocumentError("the XML has no HDon/DLHDon element with an Id to sign")
+    signed = _child(root, content)
+    if signed is None or not signed.get("Id"):
+        raise DocumentError(f"the XML has no {_local(root)}/{content} element with an Id to sign")
     signatures = _child(root, "DSCKS")
     if signatures is None:
         signatures = etree.SubElement(root, "DSCKS")
-    seller = _child(signatures, "NBan")
+    seller = _child(signatures, slot)
     if seller is None:
-        seller = etree.Element("NBan")
+        seller = etree.Element(slot)
         signatures.insert(0, seller)
     if any(_local(c) == "Signature" for c in seller):
-        raise SigningError("the invoice already carries the seller's signature")
-    seller.text = None  # an empty NBan may hold whitespace; the signature goes in alone
+        raise SigningError(f"the XML already carries a signature in DSCKS/{slot}")
+    seller.text = None  # an empty slot may hold whitespace; the signature goes in alone
 
     object_id = f"{signature_id}-SigningTime"
     default_ns: Any = {None: DSIG_NS}
@@ -200,7 +226,7 @@ def sign_invoice_xml(
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=signer.xml_signature_method)
     digests = []
     for uri, transforms, ref_type in (
-        (f"#{content.get('Id')}", (ENVELOPED, C14N), None),
+        (f"#{signed.get('Id')}", (ENVELOPED, C14N), None),
         (f"#{object_id}", (C14N,), OBJECT_TYPE),
     ):
         ref = etree.SubElement(signed_info, _ds("Reference"), URI=uri)
@@ -225,8 +251,8 @@ def sign_invoice_xml(
     )
     etree.SubElement(prop, _ds("SigningTime")).text = _signing_time_text(signing_time)
 
-    with _without(sig):  # the enveloped transform (a no-op here: NBan is outside DLHDon)
-        digests[0].text = base64.b64encode(hashlib.sha256(_c14n(content)).digest()).decode()
+    with _without(sig):  # the enveloped transform (a no-op here: the slot is outside)
+        digests[0].text = base64.b64encode(hashlib.sha256(_c14n(signed)).digest()).decode()
     digests[1].text = base64.b64encode(hashlib.sha256(_c14n(obj)).digest()).decode()
     value.text = base64.b64encode(signer.raw_sign(_c14n(signed_info))).decode()
     return bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))

@@ -1,0 +1,98 @@
+"""``evservice tax summary`` and ``tax notice`` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evservice.cli import main
+from evservice.tax import (
+    MemoryGateway,
+    Response,
+    build_summary,
+    list_messages,
+    notify_correction,
+    send_pending,
+)
+
+from .conftest import REPORT_PERIOD, SELLER_SETTINGS, Month
+from .tvan import REASON
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli_month(month: Month, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Month:
+    """The CLI reads the environment: point it at the month's store and data dir."""
+    settings = month.ctx.settings
+    monkeypatch.chdir(tmp_path)
+    for name, value in SELLER_SETTINGS.items():
+        monkeypatch.setenv(f"EVSERVICE_{name.upper()}", value)
+    monkeypatch.setenv("EVSERVICE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("EVSERVICE_DATABASE_URL", str(settings.database_url))
+    return month
+
+
+def test_summary_then_rerun_then_a_notice(
+    cli_month: Month, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "tax", "summary", "--period", REPORT_PERIOD, "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert len(first["created"]) == len(first["tables"]) == 1
+    assert first["tables"][0]["rows"] >= 32
+    code, out, _ = _run(capsys, "tax", "summary", "--period", REPORT_PERIOD)
+    assert code == 0
+    assert out.startswith(f"{REPORT_PERIOD}: 0 new table(s), 1 in all")
+    code, out, _ = _run(capsys, "tax", "notice", cli_month.replacement.label, "--json")
+    assert code == 0
+    assert json.loads(out)["kind"] == 3
+    code, _, err = _run(capsys, "tax", "summary", "--period", "2026-13")
+    assert code == 2
+    assert "period" in err
+    code, _, err = _run(
+        capsys, "tax", "explain", cli_month.adjusted.label, "--reason", "Sai địa chỉ",
+        "--authority-notice", "12/TB@30-10-2026",
+    )  # fmt: skip
+    assert code == 2
+    assert "authority_notice" in err
+
+
+def test_status_shows_pending_accepted_and_rejected_with_the_reason(
+    cli_month: Month, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx = cli_month.ctx
+    build_summary(REPORT_PERIOD, ctx=ctx, max_rows=20)
+    notify_correction(cli_month.replacement.row_id, ctx=ctx)
+    first, second, _ = (m.id for m in list_messages(ctx))
+    gateway = MemoryGateway()
+    send_pending(ctx, gateway)
+    gateway.answers += [
+        Response(id="R1", message_id=first, type="204", accepted=True),
+        Response(id="R2", message_id=second, type="204", accepted=False, reasons=(REASON,)),
+    ]
+    send_pending(ctx, gateway)
+    code, out, err = _run(capsys, "tax", "status")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "pending: 1"
+    assert "accepted: 1" in lines
+    assert "rejected: 1" in lines
+    assert f"lý do: {REASON}" in out
+    assert "bị từ chối" in out
+    code, out, _ = _run(capsys, "tax", "status", "--status", "rejected", "--json")
+    (row,) = json.loads(out)
+    assert row["reasons"] == [REASON]
+    code, _, err = _run(capsys, "tax", "status", "--status", "lost")
+    assert code == 2
+    assert "status" in err
