@@ -26,6 +26,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict
 
 from evservice._pydantic import parse_model
+from evservice._xmlsafe import parse_untrusted_xml
 from evservice.errors import DocumentError, ValidationError
 from evservice.invoices._model import (
     Buyer,
@@ -440,33 +441,7 @@ def _stated_totals(
 
 
 def _parse_tree(data: bytes) -> etree._Element:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise DocumentError("the invoice XML must be given as bytes")
-    data = bytes(data)
-    if len(data) > MAX_XML_BYTES:
-        raise DocumentError(f"the invoice XML is larger than {MAX_XML_BYTES} bytes")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise DocumentError("the invoice XML declares a DTD or entities, which are not allowed")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise DocumentError(f"the invoice XML is malformed: {exc.msg}") from exc
-    except (ValueError, etree.LxmlError) as exc:
-        raise DocumentError("the invoice XML cannot be parsed") from exc
-    tree = root.getroottree()
-    info = tree.docinfo
-    if getattr(info, "doctype", "") or info.internalDTD is not None or info.externalDTD is not None:
-        # A DTD in another encoding (UTF-16) escapes the byte scan above.
-        raise DocumentError("the invoice XML declares a DTD or entities, which are not allowed")
+    root = parse_untrusted_xml(data, what="invoice XML", max_bytes=MAX_XML_BYTES)
     if _local(root) == "HDon":
         return root
     # Some archives wrap the invoice in a tax-authority message (TDiep/DLieu/HDon).

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from evservice._xmlsafe import parse_untrusted_xml
 from evservice.errors import DocumentError, ValidationError
 
 __all__ = [
@@ -127,32 +128,7 @@ def _text(element: etree._Element | None, *path: str) -> str | None:
 
 
 def _parse_xml(data: bytes) -> etree._Element:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise DocumentError("the statement must be given as bytes")
-    data = bytes(data)
-    if len(data) > MAX_STATEMENT_BYTES:
-        raise DocumentError(f"the statement is larger than {MAX_STATEMENT_BYTES} bytes")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise DocumentError("the statement declares a DTD or entities, which are not allowed")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise DocumentError(f"the statement XML is malformed: {exc.msg}") from exc
-    except (ValueError, etree.LxmlError) as exc:
-        raise DocumentError("the statement XML cannot be parsed") from exc
-    info = root.getroottree().docinfo
-    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
-        raise DocumentError("the statement declares a DTD or entities, which are not allowed")
-    return root
+    return parse_untrusted_xml(data, what="statement XML", max_bytes=MAX_STATEMENT_BYTES)
 
 
 def _date(element: etree._Element | None) -> date | None:
