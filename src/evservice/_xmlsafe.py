@@ -18,6 +18,7 @@ from evservice.errors import DocumentError
 
 __all__ = ["parse_untrusted_xml"]
 
+
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
