@@ -312,6 +312,7 @@ def _check_rate(
         ),
         (col(SendRow.subject) == subject, policy.max_sends_per_subject, "this document"),
     )
+    _check_lock_cooldown(session, destination_hash=destination_hash, subject=subject, now=now)
     for condition, limit, what in checks:
         count, oldest = session.exec(
             select(func.count(), func.min(SendRow.sent_at)).where(
@@ -325,6 +326,31 @@ def _check_rate(
                 f"{policy.rate_window_seconds} s)",
                 retry_after=max(1.0, retry_after.total_seconds()),
             )
+
+
+def _check_lock_cooldown(
+    session: Session, *, destination_hash: str, subject: str, now: datetime
+) -> None:
+    """Refuse a new code while a challenge to this destination or for this subject cools down.
+
+    A challenge that locks gets ``resend_after`` = lock time + the policy's
+    ``lock_cooldown_seconds`` (a locked challenge is never resent, so the
+    column is free to mean "no new code before").
+    """
+    until = session.exec(
+        select(func.max(ChallengeRow.resend_after)).where(
+            col(ChallengeRow.status) == "locked",
+            (col(ChallengeRow.destination_hash) == destination_hash)
+            | (col(ChallengeRow.subject) == subject),
+            col(ChallengeRow.resend_after) > now,
+        )
+    ).one()
+    if until is not None:
+        raise RateLimited(
+            "a code for this recipient or document was locked after too many wrong tries; "
+            "a new code can be requested later",
+            retry_after=max(1.0, (until - now).total_seconds()),
+        )
 
 
 def _record_send(session: Session, row: ChallengeRow, now: datetime) -> None:
@@ -657,6 +683,8 @@ def verify(
             row.attempts += 1
             if row.attempts >= row.max_attempts:
                 row.status = "locked"
+                cooldown = OtpPolicy.from_settings(ctx.settings).lock_cooldown_seconds
+                row.resend_after = now + timedelta(seconds=cooldown)
             session.add(row)
             session.flush()
             remaining = row.max_attempts - row.attempts
