@@ -79,7 +79,10 @@ class BatchSummary:
     ``BatchOptions.listed`` of each; the counts are complete. ``workers`` is the
     local pool's size, or the Dask cluster's worker threads. ``warnings`` says what
     the operator should know although nothing failed (bills issued without a
-    payment QR code because no payee is configured).
+    payment QR code because no payee is configured). ``lines`` counts the
+    file's physical lines (the header's, the rows', blank ones): each line is the
+    header, blank, or part of a row, and each row is issued (now or before) or in
+    ``rejected.csv`` with the lines it took.
     """
 
     period: str
@@ -89,6 +92,8 @@ class BatchSummary:
     issue_date: date
     engine: str
     workers: int
+    lines: int
+    blank_lines: int
     rows: int
     valid: int
     issued: int
@@ -146,6 +151,8 @@ class BatchSummary:
             "engine": self.engine,
             "workers": self.workers,
             "counts": {
+                "lines": self.lines,
+                "blank_lines": self.blank_lines,
                 "rows": self.rows,
                 "valid": self.valid,
                 "issued": self.issued,

@@ -16,7 +16,7 @@ from typing import IO
 from evservice._context import Context
 from evservice.batch._anomalies import Anomaly
 from evservice.batch._drafts import Params
-from evservice.batch._input import Rejection
+from evservice.batch._input import InputStats, Rejection
 from evservice.batch._options import BatchOptions, BatchSummary
 from evservice.batch._results import ChunkResult, Tally
 from evservice.errors import BatchError
@@ -24,7 +24,9 @@ from evservice.money import ZERO
 
 __all__ = ["Collector", "RejectionLog", "build_summary"]
 
-_REJECTED_COLUMNS = ("row_number", "customer_id", "field", "reason")
+#: ``lines``: the physical lines the row took ("5", or "5-9" for a row that ran over
+#: several lines and consumed them).
+_REJECTED_COLUMNS = ("row_number", "customer_id", "field", "reason", "lines")
 
 
 class RejectionLog:
@@ -47,7 +49,9 @@ class RejectionLog:
         customer = (rejection.customer_id or "")[:60]
         if customer[:1] in ("=", "+", "-", "@"):
             customer = "'" + customer  # never a formula when opened in a spreadsheet
-        self._writer.writerow((rejection.row_number, customer, rejection.field, rejection.reason))
+        self._writer.writerow(
+            (rejection.row_number, customer, rejection.field, rejection.reason, rejection.lines)
+        )
         self.count += 1
         if len(self.listed) < self._limit:
             self.listed.append(rejection)
@@ -91,6 +95,7 @@ def build_summary(
     path: Path,
     report_dir: Path,
     ctx: Context,
+    stats: InputStats,
     rows: int,
     valid: int,
     completed: int,
@@ -120,6 +125,8 @@ def build_summary(
         issue_date=params.issue_date,
         engine=options.engine,
         workers=workers,
+        lines=stats.lines,
+        blank_lines=stats.blank_lines,
         rows=rows,
         valid=valid - collect.late_rejections,
         issued=tally.issued,

@@ -52,7 +52,14 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice.batch._drafts import Params, draft_row, make_params, row_rejection
 from evservice.batch._executors import open_executor
-from evservice.batch._input import BatchPeriod, Rejection, Row, parse_period, read_batch_csv
+from evservice.batch._input import (
+    BatchPeriod,
+    InputStats,
+    Rejection,
+    Row,
+    parse_period,
+    read_batch_csv,
+)
 from evservice.batch._options import BatchOptions, BatchSummary, ProgressCallback
 from evservice.batch._report import Collector, RejectionLog, build_summary
 from evservice.delivery import Channel, channel_from_settings, dispatch
@@ -108,11 +115,13 @@ class _SeenKeys(MutableSet[tuple[str, str]]):
         self._dir.cleanup()
 
 
-def _read(path: Path, params: Params, scratch: Path) -> Iterator[Row | Rejection]:
+def _read(
+    path: Path, params: Params, scratch: Path, stats: InputStats | None = None
+) -> Iterator[Row | Rejection]:
     """The rows of the input, duplicates found with keys kept on disk in ``scratch``."""
     seen = _SeenKeys(scratch)
     try:
-        yield from read_batch_csv(path, params.period, seen=seen)
+        yield from read_batch_csv(path, params.period, seen=seen, stats=stats)
     finally:
         seen.close()
 
@@ -123,11 +132,12 @@ def _validate(
     tariffs: TariffBook,
     log: RejectionLog,
     progress: ProgressCallback | None,
+    stats: InputStats,
 ) -> tuple[int, int, set[int]]:
     """Pass 1: (rows, valid rows, numbers of rows rejected after parsing)."""
     rows = valid = 0
     rejected: set[int] = set()
-    for item in _read(path, params, log.path.parent):
+    for item in _read(path, params, log.path.parent, stats):
         rows += 1
         if isinstance(item, Rejection):
             log.add(item)
@@ -233,7 +243,8 @@ def run_batch(
         # The workers queue their audit events; this sequencer integrates them while
         # they run, so the log keeps up and the final checkpoint has little to do.
         with audit.Sequencer(ctx), open_executor(ctx, params, options, workers) as executor:
-            rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
+            stats = InputStats()
+            rows, valid, skip = _validate(path, params, tariffs, log, options.progress, stats)
             collect = Collector(log, valid, options)
             if options.progress is not None:
                 options.progress("issue", 0, valid)
@@ -248,7 +259,7 @@ def run_batch(
         deliveries.update(_dispatch_all(ctx, options.channel))
     checkpoint = audit.publish_checkpoint(ctx)
     summary = build_summary(
-        params, options, path, report_dir, ctx, rows, valid, completed, collect, log,
+        params, options, path, report_dir, ctx, stats, rows, valid, completed, collect, log,
         deliveries, checkpoint.size, workers, time.perf_counter() - started,
     )  # fmt: skip
     if not (ctx.settings.payee_bank_bin and ctx.settings.payee_account):
