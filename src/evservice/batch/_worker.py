@@ -10,6 +10,14 @@ queued after that. A worker sends back only sums and flags
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -252,8 +260,65 @@ def _worker_context(settings: Settings, clock_at: datetime | None) -> Context:
     return ctx
 
 
-def warm_worker(settings: Settings) -> None:
-    """Load once per worker process what every invoice needs: fonts, key, tariffs, store."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_WATCH_SECONDS = 0.5
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # as if killed with the batch: the rerun completes
+
+
+def _watch_parent(main_pid: int) -> None:
+    """Stop this worker when the batch's main process dies, however it dies.
+
+    The pool's workers are forked by the fork server, so the kernel's parent of
+    a worker is the fork server, not the batch: ``PR_SET_PDEATHSIG`` (Linux)
+    kills the worker when the fork server exits, which it does when the main
+    process's end of its pipe closes. As a fallback (another system, a fork
+    server that lives on), a daemon thread checks every half second that the
+    main process ``main_pid`` is still alive (with a pidfd where there is one,
+    so a reused pid cannot fool it) and kills the worker otherwise. A worker
+    killed in a chunk leaves what a SIGKILL leaves: numbered invoices whose
+    documents the next run completes, never a gap.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    pidfd: int | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(main_pid)
+
+    def alive() -> bool:
+        if pidfd is not None:
+            return not select.select([pidfd], [], [], 0)[0]  # readable once it has exited
+        try:
+            os.kill(main_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    if not alive():
+        _die()
+
+    def watch() -> None:
+        while alive():
+            time.sleep(_WATCH_SECONDS)
+        _die()
+
+    threading.Thread(target=watch, name="evservice-parent-watch", daemon=True).start()
+
+
+def warm_worker(settings: Settings, main_pid: int | None = None) -> None:
+    """Load once per worker process what every invoice needs: fonts, key, tariffs, store.
+
+    With ``main_pid`` (the pool passes the batch's process), the worker stops
+    when that process dies (:func:`_watch_parent`).
+    """
+    if main_pid is not None:
+        _watch_parent(main_pid)
     from evservice.pdf import register_fonts
     from evservice.signing import load_signer
 
