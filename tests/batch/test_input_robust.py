@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from evservice._context import Context
 from evservice.batch import Rejection, parse_period, read_batch_csv
-from evservice.errors import ValidationError
+from evservice.errors import DocumentError, ValidationError
+from evservice.invoices import Invoice
+from evservice.invoices import _documents as documents_module
 
 from .test_run import (
     assert_gapless,
@@ -248,3 +250,42 @@ def test_every_line_is_issued_rejected_or_blank(
     covered = _account(summary.lines, summary.blank_lines, issued_lines, rejected)
     blank = {n for n, line in enumerate(text_lines[:-1], start=1) if not line.strip(b", ")}
     assert set(range(1, summary.lines + 1)) <= covered | blank
+
+
+def test_an_invoice_that_cannot_be_rendered_stays_pending_and_blocks_nothing(
+    bctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbered but not renderable: the number stays used, the invoice pending and its row
+    reported; later rows are issued; every rerun retries it; once it renders, it completes."""
+    real = documents_module.render_documents
+
+    def render(invoice: Invoice, ctx: Context | None = None) -> tuple[bytes, bytes]:
+        if invoice.draft.buyer.customer_code == "G002":
+            raise DocumentError(f"cannot render invoice {invoice.label}: injected")
+        return real(invoice, ctx)
+
+    path = write_csv(tmp_path / "in.csv", _good(6))
+    monkeypatch.setattr(documents_module, "render_documents", render)
+    summary = run(bctx, path)
+    assert (summary.issued, summary.documents_pending, summary.rejected) == (6, 1, 0)
+    assert summary.exit_code == 1
+    (pending,) = _rejected(summary.rejected_csv)
+    assert (pending["row_number"], pending["customer_id"], pending["field"]) == (
+        "4",
+        "G002",
+        "(documents)",
+    )
+    assert "stays pending" in pending["reason"]
+    invoices = issued_invoices(bctx)
+    assert_gapless(invoices)
+    assert [i.invoice.draft.buyer.customer_code for i in invoices if not i.has_documents] == [
+        "G002"
+    ]
+    again = run(bctx, path)  # still failing: reported again, nothing else blocked
+    assert (again.issued, again.already_issued, again.documents_pending) == (0, 6, 1)
+    assert again.completed_pending == 0
+    monkeypatch.setattr(documents_module, "render_documents", real)
+    fixed = run(bctx, path)
+    assert (fixed.completed_pending, fixed.documents_pending, fixed.exit_code) == (1, 0, 0)
+    assert all(i.has_documents for i in issued_invoices(bctx))
+    assert_gapless(issued_invoices(bctx))

@@ -358,7 +358,7 @@ def test_the_summary_json_says_what_was_done(bctx: Context, tmp_path: Path) -> N
     assert data["issue_date"] == TODAY.isoformat()
     assert data["counts"] == {
         "lines": 7, "blank_lines": 0, "rows": 6, "valid": 5, "issued": 5,
-        "already_issued": 0, "rejected": 1,
+        "already_issued": 0, "rejected": 1, "documents_pending": 0,
         "completed_pending": 0, "meters": 4, "subscriptions": 1,
     }  # fmt: skip
     invoices = issued_invoices(bctx)

@@ -35,6 +35,7 @@ class RejectionLog:
     def __init__(self, path: Path, listed: int) -> None:
         self.path = path
         self.count = 0
+        self.pending = 0
         self.listed: list[Rejection] = []
         self._limit = listed
         try:
@@ -45,14 +46,19 @@ class RejectionLog:
         self._writer = csv.writer(self._handle)
         self._writer.writerow(_REJECTED_COLUMNS)
 
-    def add(self, rejection: Rejection) -> None:
+    def add(self, rejection: Rejection, *, pending: bool = False) -> None:
+        """Write ``rejection``; ``pending``: a numbered row whose documents wait (counted
+        apart, as its invoice is issued)."""
         customer = (rejection.customer_id or "")[:60]
         if customer[:1] in ("=", "+", "-", "@"):
             customer = "'" + customer  # never a formula when opened in a spreadsheet
         self._writer.writerow(
             (rejection.row_number, customer, rejection.field, rejection.reason, rejection.lines)
         )
-        self.count += 1
+        if pending:
+            self.pending += 1
+        else:
+            self.count += 1
         if len(self.listed) < self._limit:
             self.listed.append(rejection)
 
@@ -81,6 +87,8 @@ class Collector:
                 self.anomalies.append(anomaly)
         for rejection in result.rejections:
             self._log.add(rejection)
+        for rejection in result.pending:
+            self._log.add(rejection, pending=True)
         self.late_rejections += len(result.rejections)
         self.done += result.done
         if self._options.progress is not None:
@@ -132,6 +140,7 @@ def build_summary(
         issued=tally.issued,
         already_issued=tally.already_issued,
         rejected=log.count,
+        documents_pending=log.pending,
         completed_pending=completed,
         meters=tally.meters,
         subscriptions=tally.subscriptions,

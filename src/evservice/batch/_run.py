@@ -27,6 +27,22 @@ the numbering transaction (the ``on_recorded`` hook, which a rerun never calls
 again for an issued invoice), and each queued message with its ``batch_notice``
 row, so a rerun neither spends a credit twice nor sends a notice twice.
 
+A numbered invoice whose documents cannot be made: the numbering is gapless
+and a number, once recorded, is used, so such an invoice is never deleted or
+renumbered; it stays pending (row without documents) and the next run's
+:func:`complete_pending` makes its documents. What a row's text could make
+impossible to render is refused before numbering: the invoice model holds
+only text its XML and PDF writers carry (:mod:`evservice._text`; a property
+test renders drafts of text from the whole Unicode range), and the batch's
+rows follow the same rule, so bad text is a rejected row, never a pending
+invoice. Should an invoice's documents still fail (a :class:`DocumentError`
+from the writers), that invoice stays pending, its row goes to
+``rejected.csv`` (field ``(documents)``, counted in ``documents_pending``)
+and the rest of the chunk and the batch go on; every run retries it. A
+failure of the surroundings (the signer, the store, the disk) stops the batch
+with a :class:`BatchError` naming the chunk's rows; their invoices stay
+pending and a rerun, once the cause is fixed, completes them.
+
 Credit: a subscription row's ``credit`` cell adds to the balance stored for the
 customer's plan; the invoice spends what it can (:func:`apply_credit`) and the
 rest is stored for later periods.
@@ -236,7 +252,9 @@ def run_batch(
 
     _ = ctx.engine  # migrated once, here, before any worker starts
     load_signer(ctx.settings)  # a development key is made here, not by racing workers
-    completed = len(complete_pending(ctx=ctx))
+    # An invoice that still cannot be rendered stays pending; its row, if in this file,
+    # is reported by the worker that finds it issued, and nothing else waits for it.
+    completed = len(complete_pending(ctx=ctx, on_error=lambda _invoice, _exc: None))
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     log = RejectionLog(report_dir / "rejected.csv", options.listed)
     try:

@@ -38,6 +38,7 @@ from evservice.config import Settings
 from evservice.errors import BatchError, EvServiceError, ValidationError
 from evservice.invoices import (
     Invoice,
+    IssuedInvoice,
     TariffBook,
     ensure_many_documents,
     load_tariffs,
@@ -170,14 +171,37 @@ def _read_credits(ctx: Context, rows: Iterable[Row]) -> dict[tuple[str, str], in
     return {(c, p): int(b) for c, p, b in found if (c, p) in wanted}
 
 
+def _reporter(
+    billed: Mapping[str, tuple[Row, Bill]], pending: list[Rejection]
+) -> Callable[[IssuedInvoice, EvServiceError], None]:
+    """``on_error`` for :func:`ensure_many_documents`: the row of an invoice left pending."""
+
+    def failed(invoice: IssuedInvoice, exc: EvServiceError) -> None:
+        assert invoice.invoice.draft.reference is not None  # noqa: S101 - batch drafts
+        row, _ = billed[invoice.invoice.draft.reference]
+        pending.append(
+            Rejection(
+                row.row_number,
+                row.customer_id,
+                "(documents)",
+                f"numbered {invoice.label}, but its documents could not be made "
+                f"({type(exc).__name__}: {exc}); it stays pending and the next run tries again",
+            )
+        )
+
+    return failed
+
+
 def _issue_rows(
     ctx: Context, params: Params, tariffs: TariffBook, rows: Sequence[Row]
-) -> tuple[list[Outcome], list[Rejection]]:
+) -> tuple[list[Outcome], list[Rejection], list[Rejection]]:
     """Number the chunk's invoices in one transaction, then make their documents.
 
     Rows that no longer price (a tariff file changed since the validation pass)
     are rejected, not issued. Documents are rendered and stored a hundred
-    invoices at a time (:func:`ensure_many_documents`).
+    invoices at a time (:func:`ensure_many_documents`); an invoice whose own
+    data cannot be rendered stays pending (numbered, without documents) and is
+    reported with its row (the third list), and the others go on.
     """
     for _ in range(_CREDIT_ATTEMPTS):
         stored = _read_credits(ctx, rows)
@@ -200,12 +224,14 @@ def _issue_rows(
             )
         except _CreditChanged:
             continue
-        documented = ensure_many_documents(issued, ctx=ctx)
+        pending: list[Rejection] = []
+        failed = _reporter(billed, pending)
+        documented = ensure_many_documents(issued, ctx=ctx, on_error=failed)
         outcomes = [
             Outcome(row, bill, invoice)
             for (row, bill), invoice in zip(billed.values(), documented, strict=True)
         ]
-        return outcomes, rejections
+        return outcomes, rejections, pending
     raise BatchError(
         f"rows {rows[0].row_number}-{rows[-1].row_number}: a customer's credit kept changing "
         "while the invoices were drafted; is another batch running for the same customers?"
@@ -218,10 +244,11 @@ def process(ctx: Context, params: Params, rows: Sequence[Row]) -> ChunkResult:
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     outcomes: list[Outcome] = []
     try:
-        outcomes, result.rejections = _issue_rows(ctx, params, tariffs, rows)
+        outcomes, result.rejections, result.pending = _issue_rows(ctx, params, tariffs, rows)
         for outcome in outcomes:
-            result.tally.add(outcome)
+            result.tally.add(outcome)  # pending ones too: their numbers are used
         result.done = len(rows)
+        outcomes = [o for o in outcomes if o.issued.has_documents]  # nothing to send yet
         items = [
             BilledItem(
                 customer_id=o.row.customer_id,
