@@ -152,7 +152,7 @@ def test_a_reading_that_ends_after_the_issue_date_is_rejected(
 ) -> None:
     # The clock stands at 2026-11-01; a November reading ending on the 14th is in the future.
     row = meter("X", 1, 2, start="2026-10-15", end="2026-11-14")
-    summary = run(bctx, write_csv(tmp_path / "in.csv", [row]), "2026-11")
+    summary = run(bctx, write_csv(tmp_path / "in.csv", [row]), "2026-11", open_period=True)
     assert summary.rejected == 1
     (rejection,) = _rejected(summary.rejected_csv)
     assert rejection["field"] == "period_end"

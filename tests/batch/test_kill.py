@@ -188,7 +188,7 @@ def test_workers_stop_when_only_the_main_process_is_killed(
     """SIGKILL to the batch's main process alone: its workers exit within seconds (they
     do not run their chunks to the end), and the rerun completes with no gap."""
     today = vn_date(datetime.now(UTC))
-    period = BatchPeriod(today.year, today.month)
+    period = last_finished_period(today)
     source = write_demo_csv(tmp_path / "input.csv", customers=CUSTOMERS, period=period)
     env = _environment(tmp_path, db_url)
     command = [
