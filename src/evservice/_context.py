@@ -43,9 +43,10 @@ class Context:
     @cached_property
     def engine(self) -> Engine:
         """The store, migrated to the current schema (once per process)."""
+        from evservice._files import private_dir
         from evservice.store import get_engine, migrate
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         return migrate(get_engine(self.settings.db_url))
 
     @property

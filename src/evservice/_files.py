@@ -27,10 +27,62 @@ from types import TracebackType
 
 from evservice.errors import StoreError
 
-__all__ = ["FILE_MODE", "StagedFiles", "sweep_staging", "write_atomically"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "PRIVATE_FILE_MODE",
+    "StagedFiles",
+    "private_dir",
+    "private_file",
+    "sweep_staging",
+    "write_atomically",
+]
 
 #: Issued documents are readable by the owner and group only.
 FILE_MODE = 0o640
+#: The data folder (store, keys, documents) is the service's alone.
+DIR_MODE = 0o700
+#: The SQLite store and its WAL and shared-memory files: the owner only.
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as a folder only its owner can enter (0700).
+
+    A folder that already exists keeps its mode: an operator who opened it to a
+    group did so on purpose. The mode is set with ``chmod`` after creation, so
+    the process's umask cannot widen it.
+    """
+    if path.is_dir():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(path, DIR_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make sure ``path`` exists and is readable and writable by its owner only (0600).
+
+    A new file is created 0600 (before anything is written to it); an existing
+    one that group or others could read is narrowed to 0600. SQLite gives its
+    ``-wal`` and ``-shm`` files the mode of the database file, so a store file
+    made here keeps those private too; they are narrowed here as well when a
+    wider one is found.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE)
+        os.close(fd)
+        for one in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                if one.stat().st_mode & 0o077:
+                    os.chmod(one, PRIVATE_FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store file {path}: {exc.strerror or exc}") from exc
+
 
 #: Fewer files than this are fsynced one by one (cheaper than flushing a filesystem).
 SYNCFS_FROM = 8

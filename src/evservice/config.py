@@ -134,8 +134,15 @@ class Settings(BaseSettings):
     otp_rate_window_seconds: int = Field(
         default=3600, description="Window of the per-recipient and per-document send limits."
     )
-    otp_max_sends_per_recipient: int = 10
-    otp_max_sends_per_subject: int = 10
+    otp_max_sends_per_recipient: int = Field(
+        default=5, description="Codes to one destination per window, across challenges."
+    )
+    otp_max_sends_per_subject: int = Field(
+        default=5, description="Codes for one document per window, across challenges."
+    )
+    otp_lock_cooldown_seconds: int = Field(
+        default=900, description="No new code to the destination or document after a lock."
+    )
 
     # -- customer portal (evservice serve) -------------------------------------
     portal_url: str | None = Field(

@@ -142,7 +142,7 @@ def test_rejected_rows_are_reported_and_the_valid_ones_issued(
         meter("BAD3", 1000, 1200, tax_code="0100109107"),  # wrong check digit
         meter("BAD4", 1000, 1200, phone="0912"),  # too short to be a phone number
         meter("BAD5", 1000, 1200, tariff_code="NO-SUCH"),  # rejected when priced
-        meter("BAD6", 1000, 1200, start="2020-01-01", end="2020-01-31"),  # no tariff then
+        meter("BAD6", 1000, 1200, start="2020-01-01", end="2020-01-31"),  # not in the period
         meter("BAD7", 1000, 1200, name="Lê " * 40),  # too long for HVTNMHang (100)
         meter("C000", 1, 2),  # the same customer and meter twice
     ]
@@ -159,7 +159,7 @@ def test_rejected_rows_are_reported_and_the_valid_ones_issued(
         ("12", "BAD3", "tax_code"),
         ("13", "BAD4", "phone"),
         ("14", "BAD5", "tariff_code"),
-        ("15", "BAD6", "period_start"),
+        ("15", "BAD6", "period_end"),
         ("16", "BAD7", "name"),
         ("17", "C000", "customer_id"),
     ]
@@ -249,6 +249,7 @@ def test_spikes_and_zero_readings_are_flagged_and_notified(bctx: Context, tmp_pa
     index = {"A": 1000, "B": 5000, "C": 9000}
     for period, day in months:
         rows = []
+        month = int(period[5:])
         for customer in index:
             rows.append(
                 meter(
@@ -257,6 +258,8 @@ def test_spikes_and_zero_readings_are_flagged_and_notified(bctx: Context, tmp_pa
                     index[customer] + 100,
                     email=f"{customer.lower()}@example.vn",
                     phone="0912345678",
+                    start=f"2026-{month - 1:02d}-15",  # each reading ends in its period
+                    end=f"2026-{month:02d}-14",
                 )
             )
             index[customer] += 100
@@ -354,7 +357,8 @@ def test_the_summary_json_says_what_was_done(bctx: Context, tmp_path: Path) -> N
     assert data["series"] == "C26TEV"
     assert data["issue_date"] == TODAY.isoformat()
     assert data["counts"] == {
-        "rows": 6, "valid": 5, "issued": 5, "already_issued": 0, "rejected": 1,
+        "lines": 7, "blank_lines": 0, "rows": 6, "valid": 5, "issued": 5,
+        "already_issued": 0, "rejected": 1, "documents_pending": 0,
         "completed_pending": 0, "meters": 4, "subscriptions": 1,
     }  # fmt: skip
     invoices = issued_invoices(bctx)

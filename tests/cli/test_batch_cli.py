@@ -173,3 +173,17 @@ def test_a_month_that_has_not_ended_is_refused_unless_asked(
     assert code == 2
     assert err.startswith(f"error: period: {this_month} has not ended by the issue date")
     assert len(err.splitlines()) == 1
+
+
+def test_a_file_that_is_not_utf8_exits_2_with_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = demo_data(capsys, workdir / "clean.csv", 3)
+    for encoding in ("utf-16", "utf-16-le", "cp1258"):
+        path = workdir / f"{encoding}.csv"
+        path.write_bytes(clean.read_text(encoding="utf-8").encode(encoding, errors="replace"))
+        code, _, err = batch(capsys, path)
+        assert code == 2
+        assert err.startswith("error: input:")
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1

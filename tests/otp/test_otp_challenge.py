@@ -244,6 +244,7 @@ def test_resend_refuses_dead_challenges_and_foreign_destinations(
     clock.advance(60)
     with pytest.raises(ChallengeLocked):
         resend(locked.id, ctx)
+    clock.advance(900)  # the cool-down after a lock
     fresh, _ = _open(ctx, doc)
     clock.advance(60)
     with pytest.raises(ValidationError) as info:
@@ -314,3 +315,78 @@ def test_policy_checks_its_values() -> None:
     assert info.value.field == "otp_max_attempts"
     with pytest.raises(ValidationError):
         OtpPolicy(resend_cooldown_seconds=-1)
+
+
+def test_default_limits_are_the_documented_ones(ctx: Context) -> None:
+    """README: 5 minutes, 5 tries, 60 s between codes, 5 codes per challenge, and 5 codes
+    per recipient and per document an hour, 15 minutes of cool-down after a lock."""
+    policy = OtpPolicy.from_settings(ctx.settings)
+    assert policy == OtpPolicy()
+    assert (policy.ttl_seconds, policy.max_attempts, policy.resend_cooldown_seconds) == (
+        300,
+        5,
+        60,
+    )
+    assert (policy.max_sends, policy.max_sends_per_recipient, policy.max_sends_per_subject) == (
+        5,
+        5,
+        5,
+    )
+    assert (policy.rate_window_seconds, policy.lock_cooldown_seconds) == (3600, 900)
+
+
+def test_sixth_code_to_one_recipient_within_the_hour_is_refused(
+    ctx: Context, doc: str, clock: ManualClock
+) -> None:
+    for n in range(5):
+        _open(ctx, doc, subject=f"HD-{n}")
+        clock.advance(60)
+    with pytest.raises(RateLimited) as info:
+        _open(ctx, doc, subject="HD-5")
+    assert info.value.retry_after == 3600 - 5 * 60
+    clock.advance(3600 - 5 * 60 + 1)
+    _open(ctx, doc, subject="HD-5")
+
+
+def test_lock_starts_a_cool_down_for_the_recipient_and_the_document(
+    ctx: Context, doc: str, clock: ManualClock
+) -> None:
+    locked, code = _open(ctx, doc)
+    for _ in range(5):
+        with pytest.raises(CodeMismatch):
+            verify(locked.id, _wrong(code), document_sha256=doc, ctx=ctx)
+    assert get_challenge(locked.id, ctx).status == "locked"
+    clock.advance(1)
+    with pytest.raises(RateLimited) as info:
+        _open(ctx, doc)  # same recipient, same document
+    assert info.value.retry_after == 899
+    with pytest.raises(RateLimited):
+        _open(ctx, doc, subject="HD-other")  # same recipient
+    with pytest.raises(RateLimited):
+        _open(ctx, doc, destination="0987654321")  # same document
+    _open(ctx, doc, subject="HD-other", destination="0987654321")  # neither
+    clock.advance(899)
+    fresh, _ = _open(ctx, doc)
+    assert fresh.status == "pending"
+
+
+def test_lock_cool_down_blocks_resends_of_other_challenges(
+    with_settings: Callable[..., Context], doc: str, clock: ManualClock
+) -> None:
+    ctx = with_settings(otp_lock_cooldown_seconds=300)
+    other, _ = _open(ctx, doc, subject="HD-other")
+    locked, code = _open(ctx, doc)
+    for _ in range(5):
+        with pytest.raises(CodeMismatch):
+            verify(locked.id, _wrong(code), document_sha256=doc, ctx=ctx)
+    clock.advance(60)
+    with pytest.raises(RateLimited):
+        resend(other.id, ctx)
+    clock.advance(240)
+    assert resend(other.id, ctx)[0].send_count == 2
+
+
+def test_negative_lock_cool_down_is_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        OtpPolicy(lock_cooldown_seconds=-1)
+    assert info.value.field == "otp_lock_cooldown_seconds"

@@ -150,6 +150,9 @@ def web_settings(tmp: Path, portal_url: str) -> Settings:
         portal_url=portal_url,
         otp_resend_cooldown_seconds=30,
         otp_max_sends_per_recipient=1000,
+        # One deployment serves a module's tests: a lock in one must not cool down the
+        # customer's codes for the next (the cool-down itself is tested in tests/otp).
+        otp_lock_cooldown_seconds=0,
         _env_file=None,
     )
 

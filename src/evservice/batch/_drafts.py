@@ -148,6 +148,12 @@ def draft_row(row: Row, params: Params, tariffs: TariffBook, stored_credit: int 
     extra = {"KyHoaDon": str(params.period)}
     lines: Sequence[InvoiceLine]
     if isinstance(row, MeterRow):
+        if row.period_end > params.issue_date:
+            raise ValidationError(
+                "period_end",
+                f"{row.period_end.isoformat()} is after the issue date "
+                f"{params.issue_date.isoformat()}: a reading cannot end in the future",
+            )
         kwh = row.kwh
         priced = price_reading(
             {

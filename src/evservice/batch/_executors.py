@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.context
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -158,7 +159,7 @@ def open_executor(
         max_workers=workers,
         mp_context=_pool_context(),
         initializer=warm_worker,
-        initargs=(ctx.settings,),
+        initargs=(ctx.settings, os.getpid()),  # workers stop when this process dies
     )
     try:
         for _ in range(workers):

@@ -31,6 +31,24 @@ credit              subscription rows: credit carried in (dong), optional
 
 Every row is checked before anything is issued; a bad row becomes a
 :class:`Rejection` (row number, field, reason) and the others go on.
+
+The file: UTF-8 (a byte order mark is allowed), read as bytes, line by line.
+A file that is not UTF-8 as a whole (UTF-16 with or without a byte order mark,
+latin-1, cp1258, binary data) is refused before any row is read, with a
+:class:`ValidationError` on ``input`` (the CLI's exit status 2). A line with a
+byte that is not UTF-8 in an otherwise UTF-8 file rejects only its row, naming
+the column and the byte. Every physical line is accounted for: a row's
+``row_number`` is the line it starts on; a row that runs over several lines (a
+quote left open swallows the lines after it) is rejected with ``last_line``,
+so the rejection names every line it consumed; a line over 1 MiB, a cell over
+the csv module's field limit or any other CSV syntax error rejects the lines
+it covers; blank lines are counted in :class:`InputStats`.
+
+Dates: a reading or subscription must end in the batch's month (a reading
+that ends 9999-12-31 is not November's), a reading cover at most
+:data:`MAX_READING_DAYS` days, and a subscription lie within one month; the
+batch also refuses readings that end after the issue date (``_drafts.py``).
+Every text cell follows the rule of document text (:mod:`evservice._text`).
 """
 
 from __future__ import annotations
@@ -49,12 +67,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evservice._pydantic import parse_model
+from evservice._text import check_model_text
 from evservice.errors import ValidationError
 from evservice.money import Amount, VatRate
 from evservice.vn import TaxCode
 
 __all__ = [
+    "MAX_READING_DAYS",
     "BatchPeriod",
+    "InputStats",
     "MeterRow",
     "Rejection",
     "Row",
@@ -66,6 +87,13 @@ __all__ = [
 
 _frozen = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 _MAX_ROLLOVER_SHARE = Decimal("0.5")
+#: The longest reading period a row may cover (a quarter: readings are monthly or
+#: bimonthly; a longer one is a wrong date, not a reading).
+MAX_READING_DAYS = 92
+#: The longest physical line read (a longer one is rejected, never held whole).
+_MAX_LINE = 1 << 20
+#: What is read first to decide whether the file is UTF-8 text at all.
+_SAMPLE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,7 @@ class _Customer(BaseModel):
 
     @model_validator(mode="after")
     def _phone(self) -> _Customer:
+        check_model_text(self)
         if self.phone:
             from evservice.vn import phone
 
@@ -216,6 +245,24 @@ class Rejection:
     customer_id: str | None
     field: str
     reason: str
+    #: The last physical line the rejected row consumed, when it ran over several.
+    last_line: int | None = None
+
+    @property
+    def lines(self) -> str:
+        """``"5"``, or ``"5-9"`` for a row that consumed lines 5 to 9."""
+        if self.last_line is None or self.last_line == self.row_number:
+            return str(self.row_number)
+        return f"{self.row_number}-{self.last_line}"
+
+
+@dataclass
+class InputStats:
+    """Physical lines read: with the rows' line ranges, every line is accounted for."""
+
+    lines: int = 0
+    blank_lines: int = 0
+    header_lines: int = 0
 
 
 _KNOWN = {
@@ -226,11 +273,38 @@ _KNOWN = {
 }  # fmt: skip
 
 
-def _clean(raw: dict[str | None, Any]) -> dict[str, Any]:
-    """Drop empty cells; keep text as text (pydantic parses dates and Decimals exactly)."""
-    if None in raw:
+def _clean(header: list[str], cells: list[str]) -> dict[str, Any]:
+    """Drop empty cells; keep text as text (pydantic parses dates and Decimals exactly).
+
+    A byte that was not UTF-8 (decoded as a lone surrogate, ``surrogateescape``)
+    rejects the row, naming its column.
+    """
+    if len(cells) > len(header):
         raise ValidationError("(row)", "has more cells than the header")
-    return {k: v.strip() for k, v in raw.items() if k is not None and v is not None and v.strip()}
+    data: dict[str, Any] = {}
+    for name, value in zip(header, cells, strict=False):
+        for index, char in enumerate(value):
+            if 0xDC80 <= ord(char) <= 0xDCFF:
+                raise ValidationError(
+                    name or "(row)",
+                    f"holds the byte 0x{ord(char) - 0xDC00:02X} at position {index + 1}, "
+                    "which is not UTF-8 (save the file as UTF-8)",
+                )
+        if value.strip():
+            data[name] = value.strip()
+    return data
+
+
+def _in_period(row: MeterRow | SubscriptionRow, period: BatchPeriod) -> None:
+    """The row's dates belong to the batch's month (see the module docstring)."""
+    if not period.first_day <= row.period_end <= period.last_day:
+        raise ValidationError(
+            "period_end", f"{row.period_end.isoformat()} is not in the billing period {period}"
+        )
+    if isinstance(row, MeterRow) and (row.period_end - row.period_start).days > MAX_READING_DAYS:
+        raise ValidationError(
+            "period_start", f"is more than {MAX_READING_DAYS} days before period_end"
+        )
 
 
 def _subscription_days(data: dict[str, Any], period: BatchPeriod) -> None:
@@ -244,7 +318,10 @@ def _subscription_days(data: dict[str, Any], period: BatchPeriod) -> None:
         days = int(days_text)
     except ValueError as exc:
         raise ValidationError("days_used", "must be a whole number of days") from exc
-    end = date.fromisoformat(data["period_end"]) if "period_end" in data else period.last_day
+    try:
+        end = date.fromisoformat(data["period_end"]) if "period_end" in data else period.last_day
+    except ValueError as exc:
+        raise ValidationError("period_end", "must be a date (YYYY-MM-DD)") from exc
     month_days = calendar.monthrange(end.year, end.month)[1]
     if not 1 <= days <= end.day:
         raise ValidationError("days_used", f"must be between 1 and {min(end.day, month_days)}")
@@ -258,12 +335,99 @@ def _row(number: int, data: dict[str, Any], period: BatchPeriod) -> MeterRow | S
         raise ValidationError(unknown[0], "is not a known column")
     kind = data.pop("row_type", "meter").lower()
     data["row_number"] = number
+    row: MeterRow | SubscriptionRow
     if kind == RowType.METER:
-        return parse_model(MeterRow, data)
-    if kind == RowType.SUBSCRIPTION:
+        row = parse_model(MeterRow, data)
+    elif kind == RowType.SUBSCRIPTION:
         _subscription_days(data, period)
-        return parse_model(SubscriptionRow, data)
-    raise ValidationError("row_type", "must be meter or subscription")
+        row = parse_model(SubscriptionRow, data)
+    else:
+        raise ValidationError("row_type", "must be meter or subscription")
+    _in_period(row, period)
+    return row
+
+
+def _check_encoding(sample: bytes, complete: bool) -> None:
+    """Refuse a file that is not UTF-8 text as a whole, from its first bytes.
+
+    UTF-16 (with a byte order mark, or without one: NUL bytes throughout),
+    binary data, or a file whose header or most lines with non-ASCII bytes are
+    not UTF-8 (latin-1, cp1258). One bad line among UTF-8 lines is the row's
+    problem, not the file's.
+    """
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValidationError("input", "is UTF-16 (it starts with a UTF-16 byte order mark); "
+                              "save it as UTF-8")  # fmt: skip
+    if sample.count(b"\x00") * 50 > len(sample):
+        raise ValidationError(
+            "input", "holds NUL bytes throughout: it is UTF-16 or binary data, not a UTF-8 CSV"
+        )
+    lines = sample.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut in the middle of a character
+    bad = good = 0
+    for index, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if index == 0:
+                raise ValidationError(
+                    "input", "is not UTF-8 (its header line is not); save it as UTF-8"
+                ) from exc
+            bad += 1
+        else:
+            good += not line.isascii()
+    if bad >= 2 and bad > good:
+        raise ValidationError(
+            "input",
+            f"is not UTF-8 ({bad} of its first {len(lines)} lines are not: latin-1, cp1258 or "
+            "binary data?); save it as UTF-8",
+        )
+
+
+class _Lines:
+    """The file's physical lines as text; over-long lines cut (and remembered)."""
+
+    def __init__(self, handle: Any, stats: InputStats) -> None:
+        self._handle = handle
+        self.stats = stats
+        self.too_long: set[int] = set()
+
+    def __iter__(self) -> Iterator[str]:
+        binary = not isinstance(self._handle, io.TextIOBase)
+        while True:
+            raw = self._handle.readline(_MAX_LINE + 1)
+            if not raw:
+                return
+            self.stats.lines += 1
+            if len(raw) > _MAX_LINE and not raw.endswith(b"\n" if binary else "\n"):
+                self.too_long.add(self.stats.lines)
+                while True:  # skip the rest of the line, never holding it
+                    more = self._handle.readline(_MAX_LINE)
+                    if not more or more.endswith(b"\n" if binary else "\n"):
+                        break
+                raw = b"\n" if binary else "\n"
+            text = raw.decode("utf-8", "surrogateescape") if binary else raw
+            if self.stats.lines == 1:
+                text = text.removeprefix("\ufeff")
+            yield text
+
+
+def _open(source: Path | str | io.TextIOBase) -> Any:
+    if not isinstance(source, Path | str):
+        return source
+    try:
+        handle = open(source, "rb")  # noqa: SIM115 - closed by the caller
+        sample = handle.read(_SAMPLE + 1)
+    except OSError as exc:
+        raise ValidationError("input", f"cannot be read: {exc.strerror or exc}") from exc
+    handle.seek(0)
+    try:
+        _check_encoding(sample[:_SAMPLE], complete=len(sample) <= _SAMPLE)
+    except ValidationError:
+        handle.close()
+        raise
+    return handle
 
 
 def read_batch_csv(
@@ -271,38 +435,83 @@ def read_batch_csv(
     period: BatchPeriod,
     *,
     seen: MutableSet[tuple[str, str]] | None = None,
+    stats: InputStats | None = None,
 ) -> Iterator[MeterRow | SubscriptionRow | Rejection]:
-    """Yield each data row (numbered from 2, the header being row 1) validated or rejected.
+    """Yield each data row validated or rejected, numbered by the line it starts on.
 
     Rows are streamed, so a file of millions of rows is never held in memory. A
     (customer, meter or plan) seen twice in the file is rejected the second time;
     the keys seen go to ``seen`` (default: a set in memory, about 200 bytes a
     row; the batch passes a store on disk so that its memory stays flat).
+    ``stats`` gets the count of physical and blank lines. A file that is not
+    UTF-8 raises :class:`ValidationError` on ``input`` before any row.
     """
-    handle: Any
-    if isinstance(source, Path | str):
-        handle = open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
-    else:
-        handle = source
+    handle = _open(source)
     if seen is None:
         seen = set()
+    lines = _Lines(handle, stats or InputStats())
     try:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "customer_id" not in reader.fieldnames:
+        reader = csv.reader(lines)
+        try:
+            header = [name.strip() for name in next(reader, [])]
+        except csv.Error as exc:
+            raise ValidationError("header", f"is not valid CSV: {exc}") from exc
+        lines.stats.header_lines = reader.line_num
+        if "customer_id" not in header:
             raise ValidationError("header", "the CSV must have a header with customer_id")
-        for index, raw in enumerate(reader, start=2):
-            customer = (raw.get("customer_id") or "").strip() or None
-            try:
-                row = _row(index, _clean(raw), period)
-            except ValidationError as exc:
-                yield Rejection(index, customer, exc.field, exc.reason)
-                continue
-            key = (row.customer_id, row.item_key)
-            if key in seen:
-                yield Rejection(index, customer, "customer_id", "appears twice for one meter/plan")
-                continue
-            seen.add(key)
-            yield row
+        yield from _rows(reader, header, lines, period, seen)
     finally:
         if handle is not source:
             handle.close()
+
+
+def _rows(
+    reader: Any,
+    header: list[str],
+    lines: _Lines,
+    period: BatchPeriod,
+    seen: MutableSet[tuple[str, str]],
+) -> Iterator[MeterRow | SubscriptionRow | Rejection]:
+    end = reader.line_num
+    while True:
+        error: str | None = None
+        try:
+            cells: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            error, cells = f"is not valid CSV: {exc}", []
+        first, end = end + 1, reader.line_num
+        last = end if end > first else None
+        if error is None and not any(cell.strip() for cell in cells):
+            lines.stats.blank_lines += end - first + 1
+            continue
+        customer = None
+        if "customer_id" in header and header.index("customer_id") < len(cells):
+            customer = cells[header.index("customer_id")].strip()[:50] or None
+        cut = sorted(n for n in lines.too_long if first <= n <= end)
+        if cut:
+            error = f"line {cut[0]} is longer than {_MAX_LINE} bytes"
+            lines.too_long.difference_update(cut)
+        elif error is None and last is not None:
+            error = (
+                f"runs over lines {first}-{last}: a quoted cell holds a line break "
+                "(is a closing quote missing?); none of these lines is issued"
+            )
+        if error is not None:
+            yield Rejection(first, customer, "(row)", error, last_line=last)
+            continue
+        try:
+            row = _row(first, _clean(header, cells), period)
+        except ValidationError as exc:
+            yield Rejection(first, customer, exc.field, exc.reason)
+            continue
+        except (ValueError, ArithmeticError) as exc:  # a cell no validator foresaw
+            yield Rejection(first, customer, "(row)", f"cannot be read: {exc}")
+            continue
+        key = (row.customer_id, row.item_key)
+        if key in seen:
+            yield Rejection(first, customer, "customer_id", "appears twice for one meter/plan")
+            continue
+        seen.add(key)
+        yield row

@@ -79,7 +79,12 @@ class BatchSummary:
     ``BatchOptions.listed`` of each; the counts are complete. ``workers`` is the
     local pool's size, or the Dask cluster's worker threads. ``warnings`` says what
     the operator should know although nothing failed (bills issued without a
-    payment QR code because no payee is configured).
+    payment QR code because no payee is configured). ``lines`` counts the
+    file's physical lines (the header's, the rows', blank ones): each line is the
+    header, blank, or part of a row, and each row is issued (now or before) or in
+    ``rejected.csv`` with the lines it took. ``documents_pending`` counts rows
+    numbered (and counted as issued) whose documents could not be made; they are
+    in ``rejected.csv`` too, field ``(documents)``, and the next run retries them.
     """
 
     period: str
@@ -89,11 +94,14 @@ class BatchSummary:
     issue_date: date
     engine: str
     workers: int
+    lines: int
+    blank_lines: int
     rows: int
     valid: int
     issued: int
     already_issued: int
     rejected: int
+    documents_pending: int
     completed_pending: int
     meters: int
     subscriptions: int
@@ -128,8 +136,9 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row was issued, 1 when some were rejected (the others issued)."""
-        return 1 if self.rejected else 0
+        """0 when every row was issued with its documents, 1 when some were rejected or
+        wait for their documents (the others issued)."""
+        return 1 if self.rejected or self.documents_pending else 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: amounts as strings, dates in ISO form, paths absolute."""
@@ -146,11 +155,14 @@ class BatchSummary:
             "engine": self.engine,
             "workers": self.workers,
             "counts": {
+                "lines": self.lines,
+                "blank_lines": self.blank_lines,
                 "rows": self.rows,
                 "valid": self.valid,
                 "issued": self.issued,
                 "already_issued": self.already_issued,
                 "rejected": self.rejected,
+                "documents_pending": self.documents_pending,
                 "completed_pending": self.completed_pending,
                 "meters": self.meters,
                 "subscriptions": self.subscriptions,

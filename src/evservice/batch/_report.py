@@ -16,7 +16,7 @@ from typing import IO
 from evservice._context import Context
 from evservice.batch._anomalies import Anomaly
 from evservice.batch._drafts import Params
-from evservice.batch._input import Rejection
+from evservice.batch._input import InputStats, Rejection
 from evservice.batch._options import BatchOptions, BatchSummary
 from evservice.batch._results import ChunkResult, Tally
 from evservice.errors import BatchError
@@ -24,7 +24,9 @@ from evservice.money import ZERO
 
 __all__ = ["Collector", "RejectionLog", "build_summary"]
 
-_REJECTED_COLUMNS = ("row_number", "customer_id", "field", "reason")
+#: ``lines``: the physical lines the row took ("5", or "5-9" for a row that ran over
+#: several lines and consumed them).
+_REJECTED_COLUMNS = ("row_number", "customer_id", "field", "reason", "lines")
 
 
 class RejectionLog:
@@ -33,6 +35,7 @@ class RejectionLog:
     def __init__(self, path: Path, listed: int) -> None:
         self.path = path
         self.count = 0
+        self.pending = 0
         self.listed: list[Rejection] = []
         self._limit = listed
         try:
@@ -43,12 +46,19 @@ class RejectionLog:
         self._writer = csv.writer(self._handle)
         self._writer.writerow(_REJECTED_COLUMNS)
 
-    def add(self, rejection: Rejection) -> None:
+    def add(self, rejection: Rejection, *, pending: bool = False) -> None:
+        """Write ``rejection``; ``pending``: a numbered row whose documents wait (counted
+        apart, as its invoice is issued)."""
         customer = (rejection.customer_id or "")[:60]
         if customer[:1] in ("=", "+", "-", "@"):
             customer = "'" + customer  # never a formula when opened in a spreadsheet
-        self._writer.writerow((rejection.row_number, customer, rejection.field, rejection.reason))
-        self.count += 1
+        self._writer.writerow(
+            (rejection.row_number, customer, rejection.field, rejection.reason, rejection.lines)
+        )
+        if pending:
+            self.pending += 1
+        else:
+            self.count += 1
         if len(self.listed) < self._limit:
             self.listed.append(rejection)
 
@@ -77,6 +87,8 @@ class Collector:
                 self.anomalies.append(anomaly)
         for rejection in result.rejections:
             self._log.add(rejection)
+        for rejection in result.pending:
+            self._log.add(rejection, pending=True)
         self.late_rejections += len(result.rejections)
         self.done += result.done
         if self._options.progress is not None:
@@ -91,6 +103,7 @@ def build_summary(
     path: Path,
     report_dir: Path,
     ctx: Context,
+    stats: InputStats,
     rows: int,
     valid: int,
     completed: int,
@@ -120,11 +133,14 @@ def build_summary(
         issue_date=params.issue_date,
         engine=options.engine,
         workers=workers,
+        lines=stats.lines,
+        blank_lines=stats.blank_lines,
         rows=rows,
         valid=valid - collect.late_rejections,
         issued=tally.issued,
         already_issued=tally.already_issued,
         rejected=log.count,
+        documents_pending=log.pending,
         completed_pending=completed,
         meters=tally.meters,
         subscriptions=tally.subscriptions,

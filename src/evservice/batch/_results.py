@@ -96,4 +96,6 @@ class ChunkResult:
     tally: Tally = field(default_factory=Tally)
     anomalies: list[Anomaly] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    #: Rows numbered whose documents could not be made (they stay pending).
+    pending: list[Rejection] = field(default_factory=list)
     error: str | None = None  # our errors travel as text: their classes need keyword args

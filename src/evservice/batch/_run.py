@@ -27,6 +27,22 @@ the numbering transaction (the ``on_recorded`` hook, which a rerun never calls
 again for an issued invoice), and each queued message with its ``batch_notice``
 row, so a rerun neither spends a credit twice nor sends a notice twice.
 
+A numbered invoice whose documents cannot be made: the numbering is gapless
+and a number, once recorded, is used, so such an invoice is never deleted or
+renumbered; it stays pending (row without documents) and the next run's
+:func:`complete_pending` makes its documents. What a row's text could make
+impossible to render is refused before numbering: the invoice model holds
+only text its XML and PDF writers carry (:mod:`evservice._text`; a property
+test renders drafts of text from the whole Unicode range), and the batch's
+rows follow the same rule, so bad text is a rejected row, never a pending
+invoice. Should an invoice's documents still fail (a :class:`DocumentError`
+from the writers), that invoice stays pending, its row goes to
+``rejected.csv`` (field ``(documents)``, counted in ``documents_pending``)
+and the rest of the chunk and the batch go on; every run retries it. A
+failure of the surroundings (the signer, the store, the disk) stops the batch
+with a :class:`BatchError` naming the chunk's rows; their invoices stay
+pending and a rerun, once the cause is fixed, completes them.
+
 Credit: a subscription row's ``credit`` cell adds to the balance stored for the
 customer's plan; the invoice spends what it can (:func:`apply_credit`) and the
 rest is stored for later periods.
@@ -52,7 +68,14 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice.batch._drafts import Params, draft_row, make_params, row_rejection
 from evservice.batch._executors import open_executor
-from evservice.batch._input import BatchPeriod, Rejection, Row, parse_period, read_batch_csv
+from evservice.batch._input import (
+    BatchPeriod,
+    InputStats,
+    Rejection,
+    Row,
+    parse_period,
+    read_batch_csv,
+)
 from evservice.batch._options import BatchOptions, BatchSummary, ProgressCallback
 from evservice.batch._report import Collector, RejectionLog, build_summary
 from evservice.delivery import Channel, channel_from_settings, dispatch
@@ -108,11 +131,13 @@ class _SeenKeys(MutableSet[tuple[str, str]]):
         self._dir.cleanup()
 
 
-def _read(path: Path, params: Params, scratch: Path) -> Iterator[Row | Rejection]:
+def _read(
+    path: Path, params: Params, scratch: Path, stats: InputStats | None = None
+) -> Iterator[Row | Rejection]:
     """The rows of the input, duplicates found with keys kept on disk in ``scratch``."""
     seen = _SeenKeys(scratch)
     try:
-        yield from read_batch_csv(path, params.period, seen=seen)
+        yield from read_batch_csv(path, params.period, seen=seen, stats=stats)
     finally:
         seen.close()
 
@@ -123,11 +148,12 @@ def _validate(
     tariffs: TariffBook,
     log: RejectionLog,
     progress: ProgressCallback | None,
+    stats: InputStats,
 ) -> tuple[int, int, set[int]]:
     """Pass 1: (rows, valid rows, numbers of rows rejected after parsing)."""
     rows = valid = 0
     rejected: set[int] = set()
-    for item in _read(path, params, log.path.parent):
+    for item in _read(path, params, log.path.parent, stats):
         rows += 1
         if isinstance(item, Rejection):
             log.add(item)
@@ -226,14 +252,17 @@ def run_batch(
 
     _ = ctx.engine  # migrated once, here, before any worker starts
     load_signer(ctx.settings)  # a development key is made here, not by racing workers
-    completed = len(complete_pending(ctx=ctx))
+    # An invoice that still cannot be rendered stays pending; its row, if in this file,
+    # is reported by the worker that finds it issued, and nothing else waits for it.
+    completed = len(complete_pending(ctx=ctx, on_error=lambda _invoice, _exc: None))
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     log = RejectionLog(report_dir / "rejected.csv", options.listed)
     try:
         # The workers queue their audit events; this sequencer integrates them while
         # they run, so the log keeps up and the final checkpoint has little to do.
         with audit.Sequencer(ctx), open_executor(ctx, params, options, workers) as executor:
-            rows, valid, skip = _validate(path, params, tariffs, log, options.progress)
+            stats = InputStats()
+            rows, valid, skip = _validate(path, params, tariffs, log, options.progress, stats)
             collect = Collector(log, valid, options)
             if options.progress is not None:
                 options.progress("issue", 0, valid)
@@ -248,7 +277,7 @@ def run_batch(
         deliveries.update(_dispatch_all(ctx, options.channel))
     checkpoint = audit.publish_checkpoint(ctx)
     summary = build_summary(
-        params, options, path, report_dir, ctx, rows, valid, completed, collect, log,
+        params, options, path, report_dir, ctx, stats, rows, valid, completed, collect, log,
         deliveries, checkpoint.size, workers, time.perf_counter() - started,
     )  # fmt: skip
     if not (ctx.settings.payee_bank_bin and ctx.settings.payee_account):

@@ -10,6 +10,14 @@ queued after that. A worker sends back only sums and flags
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +38,7 @@ from evservice.config import Settings
 from evservice.errors import BatchError, EvServiceError, ValidationError
 from evservice.invoices import (
     Invoice,
+    IssuedInvoice,
     TariffBook,
     ensure_many_documents,
     load_tariffs,
@@ -162,14 +171,37 @@ def _read_credits(ctx: Context, rows: Iterable[Row]) -> dict[tuple[str, str], in
     return {(c, p): int(b) for c, p, b in found if (c, p) in wanted}
 
 
+def _reporter(
+    billed: Mapping[str, tuple[Row, Bill]], pending: list[Rejection]
+) -> Callable[[IssuedInvoice, EvServiceError], None]:
+    """``on_error`` for :func:`ensure_many_documents`: the row of an invoice left pending."""
+
+    def failed(invoice: IssuedInvoice, exc: EvServiceError) -> None:
+        assert invoice.invoice.draft.reference is not None  # noqa: S101 - batch drafts
+        row, _ = billed[invoice.invoice.draft.reference]
+        pending.append(
+            Rejection(
+                row.row_number,
+                row.customer_id,
+                "(documents)",
+                f"numbered {invoice.label}, but its documents could not be made "
+                f"({type(exc).__name__}: {exc}); it stays pending and the next run tries again",
+            )
+        )
+
+    return failed
+
+
 def _issue_rows(
     ctx: Context, params: Params, tariffs: TariffBook, rows: Sequence[Row]
-) -> tuple[list[Outcome], list[Rejection]]:
+) -> tuple[list[Outcome], list[Rejection], list[Rejection]]:
     """Number the chunk's invoices in one transaction, then make their documents.
 
     Rows that no longer price (a tariff file changed since the validation pass)
     are rejected, not issued. Documents are rendered and stored a hundred
-    invoices at a time (:func:`ensure_many_documents`).
+    invoices at a time (:func:`ensure_many_documents`); an invoice whose own
+    data cannot be rendered stays pending (numbered, without documents) and is
+    reported with its row (the third list), and the others go on.
     """
     for _ in range(_CREDIT_ATTEMPTS):
         stored = _read_credits(ctx, rows)
@@ -192,12 +224,14 @@ def _issue_rows(
             )
         except _CreditChanged:
             continue
-        documented = ensure_many_documents(issued, ctx=ctx)
+        pending: list[Rejection] = []
+        failed = _reporter(billed, pending)
+        documented = ensure_many_documents(issued, ctx=ctx, on_error=failed)
         outcomes = [
             Outcome(row, bill, invoice)
             for (row, bill), invoice in zip(billed.values(), documented, strict=True)
         ]
-        return outcomes, rejections
+        return outcomes, rejections, pending
     raise BatchError(
         f"rows {rows[0].row_number}-{rows[-1].row_number}: a customer's credit kept changing "
         "while the invoices were drafted; is another batch running for the same customers?"
@@ -210,10 +244,11 @@ def process(ctx: Context, params: Params, rows: Sequence[Row]) -> ChunkResult:
     tariffs = load_tariffs(ctx.settings.tariff_dir)
     outcomes: list[Outcome] = []
     try:
-        outcomes, result.rejections = _issue_rows(ctx, params, tariffs, rows)
+        outcomes, result.rejections, result.pending = _issue_rows(ctx, params, tariffs, rows)
         for outcome in outcomes:
-            result.tally.add(outcome)
+            result.tally.add(outcome)  # pending ones too: their numbers are used
         result.done = len(rows)
+        outcomes = [o for o in outcomes if o.issued.has_documents]  # nothing to send yet
         items = [
             BilledItem(
                 customer_id=o.row.customer_id,
@@ -252,8 +287,65 @@ def _worker_context(settings: Settings, clock_at: datetime | None) -> Context:
     return ctx
 
 
-def warm_worker(settings: Settings) -> None:
-    """Load once per worker process what every invoice needs: fonts, key, tariffs, store."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_WATCH_SECONDS = 0.5
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # as if killed with the batch: the rerun completes
+
+
+def _watch_parent(main_pid: int) -> None:
+    """Stop this worker when the batch's main process dies, however it dies.
+
+    The pool's workers are forked by the fork server, so the kernel's parent of
+    a worker is the fork server, not the batch: ``PR_SET_PDEATHSIG`` (Linux)
+    kills the worker when the fork server exits, which it does when the main
+    process's end of its pipe closes. As a fallback (another system, a fork
+    server that lives on), a daemon thread checks every half second that the
+    main process ``main_pid`` is still alive (with a pidfd where there is one,
+    so a reused pid cannot fool it) and kills the worker otherwise. A worker
+    killed in a chunk leaves what a SIGKILL leaves: numbered invoices whose
+    documents the next run completes, never a gap.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    pidfd: int | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(main_pid)
+
+    def alive() -> bool:
+        if pidfd is not None:
+            return not select.select([pidfd], [], [], 0)[0]  # readable once it has exited
+        try:
+            os.kill(main_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    if not alive():
+        _die()
+
+    def watch() -> None:
+        while alive():
+            time.sleep(_WATCH_SECONDS)
+        _die()
+
+    threading.Thread(target=watch, name="evservice-parent-watch", daemon=True).start()
+
+
+def warm_worker(settings: Settings, main_pid: int | None = None) -> None:
+    """Load once per worker process what every invoice needs: fonts, key, tariffs, store.
+
+    With ``main_pid`` (the pool passes the batch's process), the worker stops
+    when that process dies (:func:`_watch_parent`).
+    """
+    if main_pid is not None:
+        _watch_parent(main_pid)
     from evservice.pdf import register_fonts
     from evservice.signing import load_signer
 

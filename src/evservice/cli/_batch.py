@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evservice._context import Context
+from evservice._files import private_dir
 from evservice.batch import (
     BatchOptions,
     BatchPeriod,
@@ -315,7 +316,7 @@ def demo_command(
 
     settings = demo_settings(Settings())
     ctx = Context(settings=settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     tax_code = settings.seller_tax_code or DEMO_SETTINGS["seller_tax_code"]
 
     def say(text: str) -> None:

@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from evservice._context import Context
+from evservice._files import private_dir
 from evservice.config import Settings
 from evservice.errors import ConfigurationError
 from evservice.signing import DEV_TAX_CODE, clear_signer_cache, init_dev_keys, uses_development_key
@@ -122,7 +123,7 @@ def init_command(
 ) -> None:
     """Create what a fresh deployment needs (development keys under data_dir/keys)."""
     ctx = Context(settings=Settings())
-    ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(ctx.settings.data_dir)
     for _name, step in STEPS:
         typer.echo(step(ctx, force, tax_code))
     if env is None and sys.stdin.isatty() and not Path(".env").exists():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from evservice.errors import (
     DocumentError,
     EvServiceError,
     NotFoundError,
+    ValidationError,
 )
 from evservice.invoices._identifiers import format_number
 from evservice.invoices._issued import IssuedInvoice, get, to_issued
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "DocumentFailure",
     "complete_pending",
     "ensure_documents",
     "ensure_many_documents",
@@ -159,23 +161,46 @@ def ensure_documents(issued: IssuedInvoice, *, ctx: Context | None = None) -> Is
 DOCUMENTS_AT_ONCE = 100
 
 
+#: Told of an invoice whose documents could not be rendered (see :func:`ensure_many_documents`).
+DocumentFailure = Callable[[IssuedInvoice, EvServiceError], None]
+
+
 def ensure_many_documents(
-    issued: Sequence[IssuedInvoice], *, ctx: Context | None = None
+    issued: Sequence[IssuedInvoice],
+    *,
+    ctx: Context | None = None,
+    on_error: DocumentFailure | None = None,
 ) -> list[IssuedInvoice]:
     """:func:`ensure_documents` for many invoices, in the order given.
 
     The missing documents are rendered one invoice after another and stored
     :data:`DOCUMENTS_AT_ONCE` invoices at a time (:func:`store_many_documents`:
     one flush to disk and one transaction each).
+
+    With ``on_error``, an invoice whose own data cannot be rendered (a
+    :class:`DocumentError` or :class:`ValidationError` from the writers) is
+    handed to ``on_error`` and returned as it was, still without documents
+    (it stays pending: its number is used, and :func:`complete_pending`
+    retries it), and the others go on. Errors of the surroundings (the signer,
+    the store, the disk) are raised either way: they would fail every invoice.
     """
     ctx = resolve(ctx)
     done = list(issued)
     pending = [i for i, one in enumerate(done) if not one.has_documents]
     for start in range(0, len(pending), DOCUMENTS_AT_ONCE):
-        indexes = pending[start : start + DOCUMENTS_AT_ONCE]
-        rendered = [(done[i], *render_documents(done[i].invoice, ctx)) for i in indexes]
-        for index, stored in zip(indexes, store_many_documents(rendered, ctx=ctx), strict=True):
-            done[index] = stored
+        rendered: list[tuple[int, IssuedInvoice, bytes, bytes]] = []
+        for index in pending[start : start + DOCUMENTS_AT_ONCE]:
+            try:
+                xml, pdf = render_documents(done[index].invoice, ctx)
+            except (DocumentError, ValidationError) as exc:
+                if on_error is None:
+                    raise
+                on_error(done[index], exc)
+                continue
+            rendered.append((index, done[index], xml, pdf))
+        stored = store_many_documents([(one, x, p) for _, one, x, p in rendered], ctx=ctx)
+        for (index, *_), one in zip(rendered, stored, strict=True):
+            done[index] = one
     return done
 
 
@@ -288,13 +313,18 @@ def store_many_documents(
 
 
 def complete_pending(
-    *, ctx: Context | None = None, limit: int | None = None
+    *,
+    ctx: Context | None = None,
+    limit: int | None = None,
+    on_error: DocumentFailure | None = None,
 ) -> list[IssuedInvoice]:
     """Render the documents of every invoice whose row exists but whose files do not.
 
     Run after a crash (or after numbering with :func:`record_invoice`); returns
     the invoices it completed, in number order. Temporary files a killed process
-    left in the staging folder (older than an hour) are deleted first.
+    left in the staging folder (older than an hour) are deleted first. With
+    ``on_error``, an invoice that still cannot be rendered is reported there and
+    left pending (see :func:`ensure_many_documents`); the others are completed.
     """
     ctx = resolve(ctx)
     sweep_staging(ctx.data_dir / _STAGING)
@@ -307,7 +337,9 @@ def complete_pending(
         query = query.limit(limit)
     with transaction(ctx.engine) as session:
         rows = session.exec(query).all()
-    return ensure_many_documents([to_issued(row, ctx) for row in rows], ctx=ctx)
+    found = [to_issued(row, ctx) for row in rows]
+    done = ensure_many_documents(found, ctx=ctx, on_error=on_error)
+    return [one for one in done if one.has_documents]
 
 
 def render_to(

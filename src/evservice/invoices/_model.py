@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evservice._text import check_model_text
 from evservice.errors import ValidationError
 from evservice.invoices._identifiers import (
     format_number,
@@ -52,6 +53,16 @@ __all__ = [
 _frozen = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+class _Text(BaseModel):
+    """Every text field (and ``extra`` key and value) holds only what the XML and PDF
+    writers carry on one line (:mod:`evservice._text`): a draft that validates renders."""
+
+    @model_validator(mode="after")
+    def _text(self) -> _Text:
+        check_model_text(self)
+        return self
+
+
 class LineKind(enum.IntEnum):
     """``TChat``: what a line is."""
 
@@ -74,7 +85,7 @@ class InvoiceStatus(enum.StrEnum):
     ADJUSTED = "adjusted"  # one or more adjustment invoices amend it
 
 
-class Party(BaseModel):
+class Party(_Text):
     """A seller or a buyer (``NBan`` / ``NMua``)."""
 
     model_config = _frozen
@@ -120,7 +131,7 @@ class Buyer(Party):
         return self
 
 
-class InvoiceLine(BaseModel):
+class InvoiceLine(_Text):
     """One ``HHDVu``. ``amount`` (``ThTien``) defaults to quantity x unit price less discount."""
 
     model_config = _frozen
@@ -172,7 +183,7 @@ class InvoiceLine(BaseModel):
         return ZERO
 
 
-class RelatedInvoice(BaseModel):
+class RelatedInvoice(_Text):
     """``TTHDLQuan``: the original invoice that this one replaces or adjusts."""
 
     model_config = _frozen
@@ -191,7 +202,7 @@ class RelatedInvoice(BaseModel):
         return self
 
 
-class InvoiceDraft(BaseModel):
+class InvoiceDraft(_Text):
     """What the caller supplies; numbering, lookup code and totals come at issue time.
 
     ``reference`` is the caller's idempotency key (for the batch: customer and

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from evservice import audit
 from evservice._context import Context, resolve
@@ -58,6 +58,7 @@ from evservice.errors import (
 )
 from evservice.otp._key import server_key
 from evservice.otp._policy import OtpPolicy
+from evservice.otp._rate import check_rate, lock, serialise_on
 from evservice.otp._tables import ChallengeRow, SendRow
 from evservice.store import transaction
 
@@ -282,51 +283,6 @@ def _destination_hash(key: bytes, channel: str, destination: str) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-# -- rate limits ----------------------------------------------------------------
-
-
-def _serialise_on(session: Session, names: list[str]) -> None:
-    """On PostgreSQL, take transaction-level advisory locks so that counts stay exact.
-
-    SQLite needs nothing: its write transactions are already one at a time.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = sorted(
-        int.from_bytes(hashlib.sha256(f"otp-rate:{n}".encode()).digest()[:8], "big", signed=True)
-        for n in names
-    )
-    for key in keys:
-        session.exec(select(func.pg_advisory_xact_lock(key))).one()
-
-
-def _check_rate(
-    session: Session, policy: OtpPolicy, *, destination_hash: str, subject: str, now: datetime
-) -> None:
-    since = now - timedelta(seconds=policy.rate_window_seconds)
-    checks = (
-        (
-            col(SendRow.destination_hash) == destination_hash,
-            policy.max_sends_per_recipient,
-            "this recipient",
-        ),
-        (col(SendRow.subject) == subject, policy.max_sends_per_subject, "this document"),
-    )
-    for condition, limit, what in checks:
-        count, oldest = session.exec(
-            select(func.count(), func.min(SendRow.sent_at)).where(
-                condition, col(SendRow.sent_at) > since
-            )
-        ).one()
-        if count >= limit:
-            retry_after = oldest + timedelta(seconds=policy.rate_window_seconds) - now
-            raise RateLimited(
-                f"too many codes sent to {what} (at most {limit} per "
-                f"{policy.rate_window_seconds} s)",
-                retry_after=max(1.0, retry_after.total_seconds()),
-            )
-
-
 def _record_send(session: Session, row: ChallengeRow, now: datetime) -> None:
     session.add(
         SendRow(
@@ -406,9 +362,9 @@ def create_challenge(
     code = _new_code()
 
     def _create(s: Session) -> ChallengeRow:
-        _serialise_on(s, [f"recipient:{destination_hash}", f"subject:{subject}"])
+        serialise_on(s, [f"recipient:{destination_hash}", f"subject:{subject}"])
         now = ctx.clock.now()
-        _check_rate(s, policy, destination_hash=destination_hash, subject=subject, now=now)
+        check_rate(s, policy, destination_hash=destination_hash, subject=subject, now=now)
         row = ChallengeRow(
             id=challenge_id,
             subject=subject,
@@ -525,8 +481,8 @@ def resend(
                 f"challenge {row.id}: wait before asking for another code",
                 retry_after=(row.resend_after - now).total_seconds(),
             )
-        _serialise_on(session, [f"recipient:{row.destination_hash}", f"subject:{row.subject}"])
-        _check_rate(
+        serialise_on(session, [f"recipient:{row.destination_hash}", f"subject:{row.subject}"])
+        check_rate(
             session, policy, destination_hash=row.destination_hash, subject=row.subject, now=now
         )
         row.code_hash = _code_hash(key, row.id, row.document_sha256, code)
@@ -656,7 +612,7 @@ def verify(
         else:
             row.attempts += 1
             if row.attempts >= row.max_attempts:
-                row.status = "locked"
+                lock(row, OtpPolicy.from_settings(ctx.settings), now)
             session.add(row)
             session.flush()
             remaining = row.max_attempts - row.attempts

@@ -21,7 +21,14 @@ class OtpPolicy:
       per challenge (the first send counts);
     * ``max_sends_per_recipient`` and ``max_sends_per_subject`` within
       ``rate_window_seconds``: codes sent to one destination, or for one
-      document, across all challenges.
+      document, across all challenges (5 each per hour, as Twilio Verify caps
+      sends per verification);
+    * ``lock_cooldown_seconds``: after a challenge locks (``max_attempts``
+      wrong codes), no new code goes to that destination or for that document
+      for this long (15 minutes), so that a guesser cannot simply open a fresh
+      challenge and get five more tries at once (PSD2 RTS art. 4(3)(b): the
+      lock lasts a set time). The locked challenge's ``resend_after`` records
+      the end of the cool-down.
     """
 
     ttl_seconds: int = 300
@@ -29,8 +36,9 @@ class OtpPolicy:
     resend_cooldown_seconds: int = 60
     max_sends: int = 5
     rate_window_seconds: int = 3600
-    max_sends_per_recipient: int = 10
-    max_sends_per_subject: int = 10
+    max_sends_per_recipient: int = 5
+    max_sends_per_subject: int = 5
+    lock_cooldown_seconds: int = 900
 
     def __post_init__(self) -> None:
         for name in (
@@ -43,8 +51,9 @@ class OtpPolicy:
         ):
             if getattr(self, name) < 1:
                 raise ValidationError(f"otp_{name}", "must be at least 1")
-        if self.resend_cooldown_seconds < 0:
-            raise ValidationError("otp_resend_cooldown_seconds", "must not be negative")
+        for name in ("resend_cooldown_seconds", "lock_cooldown_seconds"):
+            if getattr(self, name) < 0:
+                raise ValidationError(f"otp_{name}", "must not be negative")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OtpPolicy:
@@ -56,4 +65,5 @@ class OtpPolicy:
             rate_window_seconds=settings.otp_rate_window_seconds,
             max_sends_per_recipient=settings.otp_max_sends_per_recipient,
             max_sends_per_subject=settings.otp_max_sends_per_subject,
+            lock_cooldown_seconds=settings.otp_lock_cooldown_seconds,
         )

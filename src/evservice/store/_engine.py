@@ -1,8 +1,10 @@
 """Engine factory (one engine per URL per process) and the write transaction.
 
-SQLite: WAL journal, a busy timeout, foreign keys on, and every transaction
-begins with ``BEGIN IMMEDIATE`` so that concurrent writers (processes in the
-batch) queue for the write lock instead of failing half-way. PostgreSQL: row
+SQLite: the file is created 0600 in a folder created 0700 (its WAL and
+shared-memory files take the file's mode), WAL journal, a busy timeout,
+foreign keys on, and every transaction begins with ``BEGIN IMMEDIATE`` so
+that concurrent writers (processes in the batch) queue for the write lock
+instead of failing half-way. PostgreSQL: row
 locks (``SELECT ... FOR UPDATE``) serialise what must be serial, such as the
 next number of a series.
 """
@@ -13,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from evservice._files import private_dir, private_file
 from evservice.errors import StoreError
 
 __all__ = ["get_engine", "is_postgres", "is_sqlite", "transaction"]
@@ -66,7 +70,7 @@ def get_engine(url: str | None = None) -> Engine:
         from evservice.config import get_settings
 
         settings = get_settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         url = settings.db_url
     key = (os.getpid(), url)
     with _lock:
@@ -74,6 +78,7 @@ def get_engine(url: str | None = None) -> Engine:
         if engine is None:
             try:
                 if url.startswith("sqlite"):
+                    _private_sqlite_file(url)
                     engine = sa.create_engine(
                         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
                     )
@@ -84,6 +89,23 @@ def get_engine(url: str | None = None) -> Engine:
                 raise StoreError(f"cannot open the store at {_safe_url(url)}: {exc}") from exc
             _engines[key] = engine
         return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 (its folder 0700) before SQLite creates it 0644.
+
+    SQLite makes the ``-wal`` and ``-shm`` files with the mode of the database
+    file, so they are 0600 too. In-memory and URI databases are left alone.
+    """
+    try:
+        database = sa.make_url(url).database
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the store at {_safe_url(url)}: {exc}") from exc
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    private_dir(path.parent)
+    private_file(path)
 
 
 def _safe_url(url: str) -> str:
