@@ -123,11 +123,13 @@ def print_summary(summary: BatchSummary, console: Console) -> None:
         f"{summary.first_number} - {summary.last_number}" if summary.first_number else "none new"
     )
     for name, value in (
+        ("lines read", f"{summary.lines} ({summary.blank_lines} blank)"),
         ("rows read", summary.rows),
         ("issued now", summary.issued),
         ("already issued", summary.already_issued),
         ("rejected", summary.rejected),
         ("documents completed", summary.completed_pending),
+        ("documents still pending", summary.documents_pending),
         ("meters / subscriptions", f"{summary.meters} / {summary.subscriptions}"),
         ("numbers issued now", numbers),
         ("issue date", summary.issue_date.isoformat()),
