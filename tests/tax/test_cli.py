@@ -96,3 +96,18 @@ def test_status_shows_pending_accepted_and_rejected_with_the_reason(
     code, _, err = _run(capsys, "tax", "status", "--status", "lost")
     assert code == 2
     assert "status" in err
+
+
+def test_send_queues_coded_invoices_once_and_delivers_none_before_the_code(
+    cli_month: Month, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVSERVICE_TAX_CODED_SERIES", "1C26TEV")
+    code, out, err = _run(capsys, "tax", "send", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["queued_for_code"] == 32
+    assert report["submitted"] == 32  # through the file drop
+    assert report["coded_delivered"]["invoices"] == 0  # waiting for the code
+    code, out, err = _run(capsys, "tax", "send")
+    assert code == 0, err
+    assert out.startswith("queued for code 0, submitted 0")
