@@ -19,6 +19,7 @@ from evservice.invoices import list_invoices
 from evservice.tax import (
     MemoryGateway,
     Response,
+    build_summary,
     deliver_coded,
     invoice_code,
     list_messages,
@@ -27,7 +28,7 @@ from evservice.tax import (
     send_pending,
 )
 
-from .conftest import BATCH_PERIOD, Month
+from .conftest import BATCH_PERIOD, REPORT_PERIOD, Month
 
 CUSTOMERS = 12
 
@@ -168,3 +169,10 @@ def test_a_rerun_of_the_batch_after_the_code_does_not_deliver_twice(
     assert queue_coded(ctx) == []
     assert deliver_coded(ctx).invoices == 0
     assert len(list_outbox(ctx, limit=1000)) == first.emails + first.sms
+
+
+def test_the_summary_table_leaves_coded_series_out(month: Month) -> None:
+    build = build_summary(REPORT_PERIOD, ctx=_coded_ctx(month.ctx))
+    assert build.created == build.tables == ()  # every invoice of the month is coded
+    build = build_summary(REPORT_PERIOD, ctx=month.ctx)
+    assert sum(t.invoices for t in build.tables) == 32
