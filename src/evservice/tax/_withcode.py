@@ -10,7 +10,8 @@ for codes that nobody asked for. Every listed series must be a ``C`` series.
   (a second call gives the same message id);
 * :func:`queue_coded` is the sweep: every invoice of a coded series that has
   its documents and was never queued is queued, once (run by ``evservice tax
-  send``, after ``evservice batch run`` and ``evservice invoice issue``);
+  send``, after ``evservice invoice batch``; ``evservice invoice issue`` queues
+  the invoice it issued);
 * :func:`deliver_coded` hands the coded invoices to the customer once their
   code has come back (message 202, :mod:`._outbox`): it renders the PDF that
   prints the code and carries the coded XML (signed again by the seller),
