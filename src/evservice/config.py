@@ -7,14 +7,17 @@ development keys under ``data_dir``) needs no configuration at all. Secrets are
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
+
+_CODED_SERIES = re.compile(r"^[1-6]C[0-9]{2}[A-Z]{3}$")
 
 
 class Settings(BaseSettings):
@@ -80,6 +83,11 @@ class Settings(BaseSettings):
     )  # fmt: skip
     tax_receiver_code: str = Field(
         default="TCT", max_length=14, description="MNNhan of messages (the tax authority)."
+    )
+    tax_coded_series: str = Field(
+        default="",
+        description="Series whose invoices need the authority's code (MCCQT), comma-separated "
+        "template+series (1C26TAA,2C26TBB); each must be a C series. Empty: none.",
     )
 
     # -- payment QR ----------------------------------------------------------
@@ -166,6 +174,31 @@ class Settings(BaseSettings):
     sms_account_sid: str | None = None
     sms_auth_token: SecretStr | None = None
     sms_from: str | None = None
+
+    @field_validator("tax_coded_series")
+    @classmethod
+    def _coded_series(cls, value: str) -> str:
+        entries = [e.strip().upper() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            if not _CODED_SERIES.match(entry):
+                raise ValueError(
+                    f"{entry!r} is not a template and C series like 1C26TAA "
+                    "(only series of letter C carry the authority's code)"
+                )
+        return ",".join(entries)
+
+    @property
+    def coded_series(self) -> frozenset[str]:
+        """The (template + series) strings of ``tax_coded_series``: ``{"1C26TAA"}``.
+
+        An explicit list, not "every series of letter C": the batch's default
+        series ``C<yy>TEV`` is used by sellers who report by summary table.
+        """
+        return frozenset(e for e in self.tax_coded_series.split(",") if e)
+
+    def is_coded(self, template: str, series: str) -> bool:
+        """Whether invoices of this template and series wait for the authority's code."""
+        return f"{template}{series}".upper() in self.coded_series
 
     @property
     def db_url(self) -> str:

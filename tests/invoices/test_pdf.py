@@ -187,6 +187,16 @@ def test_a_replacement_names_the_invoice_it_replaces(tmp_path: Path) -> None:
     )
 
 
+def test_the_code_of_the_tax_authority_is_printed_under_the_date(tmp_path: Path) -> None:
+    invoice = make_invoice()
+    code = "00A1B2C3D4E5F60718293A4B5C6D7E8F90"
+    text = pdftotext(render_invoice_pdf(invoice, tax_authority_code=code).pdf, tmp_path)
+    assert f"Mã của cơ quan thuế (MCCQT): {code}" in text
+    head = text[: text.index("Đơn vị bán hàng")]
+    assert code in head  # in the header, before the seller
+    assert "MCCQT" not in pdftotext(render_invoice_pdf(invoice).pdf, tmp_path)
+
+
 def test_a_company_buyer_and_foreign_currency(tmp_path: Path) -> None:
     invoice = make_invoice(
         buyer={

@@ -96,3 +96,60 @@ def test_status_shows_pending_accepted_and_rejected_with_the_reason(
     code, _, err = _run(capsys, "tax", "status", "--status", "lost")
     assert code == 2
     assert "status" in err
+
+
+def test_send_queues_coded_invoices_once_and_delivers_none_before_the_code(
+    cli_month: Month, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVSERVICE_TAX_CODED_SERIES", "1C26TEV")
+    code, out, err = _run(capsys, "tax", "send", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["queued_for_code"] == 32
+    assert report["submitted"] == 32  # through the file drop
+    assert report["coded_delivered"]["invoices"] == 0  # waiting for the code
+    code, out, err = _run(capsys, "tax", "send")
+    assert code == 0, err
+    assert out.startswith("queued for code 0, submitted 0")
+
+
+def test_issuing_an_invoice_of_a_coded_series_queues_it_for_its_code(
+    cli_month: Month,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("EVSERVICE_TAX_CODED_SERIES", "1C26TEV")
+    draft = cli_month.adjusted.invoice.draft.model_copy(update={"reference": "cli-coded-1"})
+    source = tmp_path / "draft.json"
+    source.write_text(draft.model_dump_json(), encoding="utf-8")
+    code, out, err = _run(capsys, "invoice", "issue", str(source), "--json")
+    assert code == 0, err
+    issued = json.loads(out)
+    assert "waiting for the tax authority's code: message" in err
+    (message,) = [m for m in list_messages(cli_month.ctx) if m.subject_id == issued["id"]]
+    assert message.type == "200"
+    code, out, err = _run(capsys, "invoice", "issue", str(source))  # the same reference
+    assert code == 0, err
+    assert f"message {message.id}" in err
+
+
+def test_the_batch_command_queues_its_coded_invoices(
+    cli_month: Month,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from evservice.batch import parse_period, write_demo_csv
+
+    from .conftest import BATCH_PERIOD
+
+    monkeypatch.setenv("EVSERVICE_TAX_CODED_SERIES", "1C26TEV")
+    source = write_demo_csv(tmp_path / "again.csv", customers=30, period=parse_period(BATCH_PERIOD))
+    argv = ("invoice", "batch", str(source), "--period", BATCH_PERIOD, "--workers", "0")
+    code, out, err = _run(capsys, *argv, "--json")
+    assert code == 0, err
+    assert json.loads(out)["counts"]["already_issued"] == 30
+    assert "queued 32 invoice(s) for the tax authority's code" in err
+    code, _, err = _run(capsys, *argv, "--json")
+    assert "queued 0 invoice(s)" in err

@@ -18,12 +18,13 @@ from evservice.tax import (
 )
 
 from .conftest import Month
+from .test_withcode import _coded_ctx
 
 CODE = "00A1B2C3D4E5F60718293A4B5C6D7E8F90"
 
 
 def test_a_code_comes_back_into_the_xml_and_the_seller_signature_holds(month: Month) -> None:
-    ctx = month.ctx
+    ctx = _coded_ctx(month.ctx)
     invoice = month.replaced
     assert invoice.invoice.draft.series.startswith("C")
     message_id = request_code(invoice.label, ctx=ctx)
@@ -52,7 +53,7 @@ def test_a_code_comes_back_into_the_xml_and_the_seller_signature_holds(month: Mo
 
 
 def test_a_202_without_a_code_is_a_refusal_and_bad_codes_are_refused(month: Month) -> None:
-    ctx = month.ctx
+    ctx = _coded_ctx(month.ctx)
     message_id = request_code(month.adjusted.row_id, ctx=ctx)
     gateway = MemoryGateway()
     send_pending(ctx, gateway)

@@ -108,10 +108,19 @@ def _documents(issued: IssuedInvoice) -> tuple[bytes, bytes]:
 
 
 def deliver(ctx: Context, params: Params, outcomes: Sequence[Outcome], tally: Tally) -> None:
-    """Queue each invoice's e-mail (PDF and XML attached) and SMS, once per invoice."""
+    """Queue each invoice's e-mail (PDF and XML attached) and SMS, once per invoice.
+
+    Invoices of a coded series (``EVSERVICE_TAX_CODED_SERIES``) are left out
+    and counted as ``waiting_for_code``: they go to the customer with the
+    authority's code on them, from ``evservice tax send``
+    (:func:`evservice.tax.deliver_coded`).
+    """
     queued = _notices(ctx, [o.issued.row_id for o in outcomes])
     for outcome in outcomes:
         row, issued = outcome.row, outcome.issued
+        if ctx.settings.is_coded(issued.invoice.draft.template, issued.invoice.draft.series):
+            tally.deliveries["waiting_for_code"] += 1
+            continue
         done = queued.get(issued.row_id, set())
         invoice = issued.invoice
         due = invoice.draft.issue_date + timedelta(days=params.due_days)

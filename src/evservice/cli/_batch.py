@@ -5,6 +5,9 @@
   stdout, ``--json`` for machines). Exit 0 when every row was issued, 1 when
   some rows were rejected (the others issued, ``rejected.csv`` written), 2 on
   an error from our tree (run it again to resume).
+  Invoices of coded series (``EVSERVICE_TAX_CODED_SERIES``) are then queued
+  for the authority's code (:func:`evservice.tax.queue_coded`) and are not
+  delivered by the batch: ``evservice tax send`` delivers them once coded.
 * ``evservice demo-data --customers N``: realistic synthetic input.
 * ``evservice demo``: the main job on demo data in the data directory, with a
   demo seller and payee when none is configured and development keys.
@@ -65,7 +68,7 @@ DEMO_SETTINGS: dict[str, str] = {
     "payee_name": "CONG TY DIEN LUC DEMO",
 }
 
-_QUEUED = ("email", "sms", "anomaly_notices", "undeliverable")
+_QUEUED = ("email", "sms", "anomaly_notices", "undeliverable", "waiting_for_code")
 PeriodOpt = Annotated[str, typer.Option("--period", help="Billing month, e.g. 2026-11.")]
 
 
@@ -256,7 +259,23 @@ def batch_command(
         open_period=open_period,
     )
     ctx = Context(settings=Settings())
-    _report(_run(ctx, input_path, period, options), as_json)
+    summary = _run(ctx, input_path, period, options)
+    _queue_coded(ctx)
+    _report(summary, as_json)
+
+
+def _queue_coded(ctx: Context) -> None:
+    """Queue the run's invoices of coded series for the authority's code (said on stderr)."""
+    if not ctx.settings.coded_series:
+        return
+    from evservice.tax import queue_coded
+
+    queued = queue_coded(ctx)
+    typer.echo(
+        f"queued {len(queued)} invoice(s) for the tax authority's code "
+        "(evservice tax send submits them)",
+        err=True,
+    )
 
 
 def _last_finished_month() -> BatchPeriod:

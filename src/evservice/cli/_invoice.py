@@ -60,9 +60,18 @@ def _report_issued(issued: IssuedInvoice, verb: str, as_json: bool) -> None:
 def issue_command(draft: DraftArg, as_json: JsonOpt = False) -> None:
     """Issue an invoice: number it, store it, write its XML and PDF.
 
-    A draft whose reference was issued before gives back that invoice.
+    A draft whose reference was issued before gives back that invoice. An
+    invoice of a coded series (``EVSERVICE_TAX_CODED_SERIES``) is queued for
+    the authority's code (``evservice tax send`` submits it).
     """
-    issued = issue(read_text(draft, "DRAFT"), ctx=context())
+    ctx = context()
+    issued = issue(read_text(draft, "DRAFT"), ctx=ctx)
+    d = issued.invoice.draft
+    if ctx.settings.is_coded(d.template, d.series):
+        from evservice.tax import request_code
+
+        message_id = request_code(issued.row_id, ctx=ctx)
+        typer.echo(f"waiting for the tax authority's code: message {message_id}", err=True)
     _report_issued(issued, "issued", as_json)
 
 

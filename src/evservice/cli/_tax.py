@@ -3,10 +3,12 @@
 ``summary --period 2026-11`` builds (or, with nothing new, only lists) the
 month's signed data summary tables; ``notice INVOICE`` makes the 04/SS-HĐĐT
 notice of a replacement's or adjustment's original, ``explain INVOICE --reason``
-an explanation notice. ``send`` submits what is queued through the configured
-gateway and applies the answers; ``status`` shows what is pending, accepted
-and rejected (with the authority's reasons, in Vietnamese). No command cancels:
-Decree 70/2025 ended cancellation.
+an explanation notice. ``send`` queues the invoices of coded series for their
+code, submits what is queued through the configured gateway, applies the
+answers and delivers the invoices whose code came back (not with
+``--no-deliver``); ``status`` shows what is pending, accepted and rejected
+(with the authority's reasons, in Vietnamese). No command cancels: Decree
+70/2025 ended cancellation.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from evservice.cli._common import JsonOpt, context, echo_json
 from evservice.errors import ValidationError
 from evservice.tax import (
     MAX_ROWS,
+    CodedDelivery,
     ErrorNotice,
     TaxMessage,
     build_summary,
+    deliver_coded,
     explain,
     list_messages,
     notify_correction,
+    queue_coded,
     send_pending,
 )
 
@@ -99,20 +104,35 @@ def explain_command(
 
 
 @app.command("send")
-def send_command(as_json: JsonOpt = False) -> None:
-    """Submit the queued messages (each once) and apply the answers that came back (each once).
+def send_command(
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            "--deliver/--no-deliver", help="Queue the e-mail and SMS of newly coded invoices."
+        ),
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue the invoices of coded series for their code, submit the queued messages (each
+    once), apply the answers (each once), then deliver the invoices whose code came back.
 
     Exits 1 while messages wait for another attempt or have failed.
     """
     ctx = context()
+    queued = queue_coded(ctx)
     report = send_pending(ctx)
+    delivered = deliver_coded(ctx) if deliver else CodedDelivery()
     if as_json:
-        echo_json(report.__dict__)
+        echo_json({**report.__dict__, "queued_for_code": len(queued),
+                   "coded_delivered": delivered.__dict__})  # fmt: skip
     else:
         typer.echo(
+            f"queued for code {len(queued)}, "
             f"submitted {report.submitted}, already held {report.already_held}, "
             f"retrying {report.retrying}, failed {report.failed}, refused {report.refused}, "
-            f"answers {report.answers} (duplicates {report.duplicates})"
+            f"answers {report.answers} (duplicates {report.duplicates}), "
+            f"coded invoices delivered {delivered.invoices} (e-mail {delivered.emails}, "
+            f"SMS {delivered.sms}, undeliverable {delivered.undeliverable})"
         )
     if report.retrying or report.failed:
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ which uses this package through these names; nothing here imports the batch.
 
 from evservice.invoices import _lookup as lookup
 from evservice.invoices._audit_check import audit_check
+from evservice.invoices._codedpdf import render_coded_pdf
 from evservice.invoices._corrections import adjust, history, replace
 from evservice.invoices._documents import (
     complete_pending,
@@ -104,6 +105,7 @@ __all__ = [
     "price_reading",
     "record_invoice",
     "record_invoices",
+    "render_coded_pdf",
     "render_documents",
     "render_invoice_pdf",
     "render_to",

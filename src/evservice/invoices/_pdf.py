@@ -120,19 +120,27 @@ def render_invoice_pdf(
     qr_payload: str | None = None,
     qr_lines: Sequence[str] = (),
     lookup_url: str | None = None,
+    tax_authority_code: str | None = None,
 ) -> RenderedPdf:
     """Draw the invoice as an A4 PDF; the QR code too when ``qr_payload`` is given.
 
     ``qr_lines`` are printed under the code (the bank, account, holder and
     amount it pays, from :func:`evservice.payments.payment_lines`).
     ``lookup_url`` is printed next to the lookup code (where customers look the
-    invoice up). The result says where the QR box and the signature box are.
+    invoice up). ``tax_authority_code`` (the MCCQT of an invoice of a coded
+    series) is printed under the date. The result says where the QR box and the
+    signature box are.
     """
     canvas = PdfCanvas(A4, lang="vi-VN", created=invoice.issued_at.astimezone(VN_TZ))
     label = invoice.label
     try:
         pages, qr_box, signature_box = draw_invoice(
-            canvas, invoice, qr_payload=qr_payload, qr_lines=qr_lines, lookup_url=lookup_url
+            canvas,
+            invoice,
+            qr_payload=qr_payload,
+            qr_lines=qr_lines,
+            lookup_url=lookup_url,
+            tax_authority_code=tax_authority_code,
         )
         pdf = canvas.save()
     except EvServiceError:
@@ -149,6 +157,7 @@ def draw_invoice(
     qr_payload: str | None = None,
     qr_lines: Sequence[str] = (),
     lookup_url: str | None = None,
+    tax_authority_code: str | None = None,
 ) -> tuple[int, PageBox, PageBox]:
     """Lay the invoice out and draw its pages and metadata on ``canvas`` (any :class:`_Canvas`).
 
@@ -158,7 +167,7 @@ def draw_invoice(
     fonts = register_fonts()
     draft = invoice.draft
     rows = _rows(invoice, fonts)
-    first = _measure(fonts, lambda pen: _first_header(pen, invoice))
+    first = _measure(fonts, lambda pen: _first_header(pen, invoice, tax_authority_code))
     later = _measure(fonts, lambda pen: _next_header(pen, invoice))
 
     def closing_block(pen: _Pen) -> None:
@@ -187,7 +196,7 @@ def draw_invoice(
         _frame(canvas)
         pen.y = TOP
         if index == 0:
-            _first_header(pen, invoice)
+            _first_header(pen, invoice, tax_authority_code)
         else:
             _next_header(pen, invoice)
         _table_header(pen)

@@ -215,8 +215,9 @@ def _table_bottom(pen: _Pen) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _first_header(pen: _Pen, invoice: Invoice) -> None:
-    """The first page's head: serial and number, title, date, correction note, seller, buyer.
+def _first_header(pen: _Pen, invoice: Invoice, tax_authority_code: str | None = None) -> None:
+    """The first page's head: serial and number, title, date, the authority's code (MCCQT)
+    of a coded invoice, correction note, seller, buyer.
 
     About 80 lines because it is the page's top to bottom in order, one pen
     moving down; split, the parts would only pass the pen and ``top`` around.
@@ -247,6 +248,8 @@ def _first_header(pen: _Pen, invoice: Invoice) -> None:
         pen.centered(english, font=fonts.bold, size=SIZE, color=_BLUE)
     pen.centered("(Bản thể hiện của hóa đơn điện tử)", font=fonts.italic)
     pen.centered(_long_date(draft.issue_date), font=fonts.italic)
+    if tax_authority_code:
+        pen.centered(f"Mã của cơ quan thuế (MCCQT): {tax_authority_code}", font=fonts.bold)
     if draft.related is not None:
         related = draft.related
         kind = "thay thế" if related.kind is CorrectionKind.REPLACEMENT else "điều chỉnh"

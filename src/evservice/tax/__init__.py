@@ -16,9 +16,12 @@ notices of invoices with errors (form 04/SS-HĐĐT, ``tbao.xsd``). Where each pa
   T-VAN, in-memory twin, chosen by ``open_gateway`` from the settings;
 * ``_outbox.py``: the durable outbox: ``send_pending`` submits each message id
   once (retry with backoff) and applies each answer once;
-* ``_coded.py``: invoices with the authority's code: ``request_code`` queues
-  the signed invoice (message 200), the answer's ``MCCQT`` goes into
-  ``HDon/MCCQT``; ``invoice_code`` is None while the invoice waits;
+* ``_coded.py``: the answer's ``MCCQT`` put into ``HDon/MCCQT`` (the coded
+  XML); ``invoice_code`` is None while the invoice waits;
+* ``_withcode.py``: invoices of the coded series (``EVSERVICE_TAX_CODED_SERIES``):
+  ``request_code`` queues one signed invoice (message 200), ``queue_coded``
+  sweeps every one not queued yet (once each), ``deliver_coded`` hands the
+  coded ones to the customer (the PDF printing the code, the coded XML) once;
 * ``_tables.py``: the tables of the store.
 """
 
@@ -39,7 +42,6 @@ from evservice.tax._outbox import (
     SendReport,
     TaxMessage,
     list_messages,
-    request_code,
     send_pending,
 )
 from evservice.tax._summary import (
@@ -50,10 +52,12 @@ from evservice.tax._summary import (
     list_summaries,
     summary_rows,
 )
+from evservice.tax._withcode import CodedDelivery, deliver_coded, queue_coded, request_code
 
 __all__ = [
     "MAX_ROWS",
     "MESSAGE_TYPES",
+    "CodedDelivery",
     "ErrorNotice",
     "FileGateway",
     "HttpGateway",
@@ -67,6 +71,7 @@ __all__ = [
     "TaxGateway",
     "TaxMessage",
     "build_summary",
+    "deliver_coded",
     "explain",
     "insert_code",
     "invoice_code",
@@ -75,6 +80,7 @@ __all__ = [
     "notify_correction",
     "open_gateway",
     "parse_response",
+    "queue_coded",
     "request_code",
     "send_pending",
     "summary_rows",

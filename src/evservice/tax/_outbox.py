@@ -36,7 +36,7 @@ from evservice.store import transaction
 from evservice.tax._coded import CODE, record_code
 from evservice.tax._format import XML_VERSION, put
 from evservice.tax._gateway import Outgoing, Response, TaxGateway, open_gateway
-from evservice.tax._tables import TaxInvoiceCodeRow, TaxMessageRow, TaxResponseRow
+from evservice.tax._tables import TaxMessageRow, TaxResponseRow
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -44,7 +44,6 @@ __all__ = [
     "TaxMessage",
     "enqueue",
     "list_messages",
-    "request_code",
     "send_pending",
 ]
 
@@ -265,36 +264,6 @@ def _coded_answer(
     if sha is not None:
         _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha)
     return response
-
-
-def request_code(invoice_key: str, *, ctx: Context | None = None) -> str:
-    """Queue an invoice's signed XML for the authority's code (message 200); the message id.
-
-    The invoice's series must be a coded one (``C``); its documents must exist.
-    Asking twice gives the same message. The answer (202) stores the code and
-    writes the coded XML (:func:`evservice.tax.invoice_code`).
-    """
-    from evservice.invoices import get
-    from evservice.tax._format import taxpayer
-
-    ctx = resolve(ctx)
-    invoice = get(invoice_key, ctx=ctx)
-    if not invoice.invoice.draft.series.startswith("C"):
-        raise ValidationError("invoice_key", f"{invoice.label} is of an uncoded (K) series")
-    if invoice.xml_path is None:
-        raise ValidationError("invoice_key", f"the documents of {invoice.label} are not written")
-    tax_code, _ = taxpayer(ctx)
-    signed = invoice.xml_path.read_bytes()
-    with transaction(ctx.engine) as session:
-        known = session.get(TaxInvoiceCodeRow, invoice.row_id)
-        if known is not None:
-            return known.message_id
-        message_id = enqueue(
-            session, kind="200", subject_id=invoice.row_id, signed=signed, tax_code=tax_code,
-            ctx=ctx,
-        )  # fmt: skip
-        session.add(TaxInvoiceCodeRow(invoice_id=invoice.row_id, message_id=message_id))
-        return message_id
 
 
 def send_pending(

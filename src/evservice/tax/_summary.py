@@ -18,6 +18,8 @@ a one-rate bill is one row). ``TThai`` is the row's nature: 0 an original,
 2 an adjustment, 3 a replacement, with the corrected invoice named; an
 original's later correction is reported by the correcting invoice's own row.
 Value 1 (cancelled) is never written: Decree 70/2025 ended cancellation.
+Invoices of coded series (``EVSERVICE_TAX_CODED_SERIES``) are left out: they
+go to the authority one by one for their code (:mod:`._withcode`).
 
 Tables are numbered per taxpayer and month (``SBTHDLieu``) and hold at most
 ``max_rows`` rows (an invoice's rows are never split). The first build of a
@@ -129,7 +131,13 @@ def _period_invoices(year: int, month: int, seller: str, ctx: Context) -> list[I
     offset = 0
     while True:
         page = list_invoices(ctx=ctx, issued_from=first, issued_to=last, limit=_PAGE, offset=offset)
-        found.extend(i for i in page if i.invoice.draft.seller.tax_code == seller)
+        found.extend(
+            i
+            for i in page
+            if i.invoice.draft.seller.tax_code == seller
+            # Invoices of a coded series go to the authority one by one (message 200).
+            and not ctx.settings.is_coded(i.invoice.draft.template, i.invoice.draft.series)
+        )
         if len(page) < _PAGE:
             return found
         offset += _PAGE

@@ -133,7 +133,13 @@ class TaxResponseRow(SQLModel, table=True):
 
 
 class TaxInvoiceCodeRow(SQLModel, table=True):
-    """The authority's code (MCCQT) of an invoice sent for one (message 200 -> 202)."""
+    """The authority's code (MCCQT) of an invoice sent for one (message 200 -> 202).
+
+    ``coded_xml_path`` and ``coded_pdf_path`` are the invoice's documents of
+    record once coded (the XML with ``MCCQT``; the PDF printing it, carrying that
+    XML, signed again by the seller); ``delivered_at`` is set in the transaction
+    that queues the customer's e-mail and SMS, so they are queued once.
+    """
 
     __tablename__ = "tax_invoice_code"
     invoice_id: str = Field(primary_key=True, max_length=36)
@@ -141,3 +147,5 @@ class TaxInvoiceCodeRow(SQLModel, table=True):
     code: str | None = Field(default=None, max_length=34)
     coded_xml_path: str | None = Field(default=None, max_length=500)
     received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    coded_pdf_path: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
