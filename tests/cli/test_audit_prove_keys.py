@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -15,23 +16,7 @@ from evservice.cli import main
 from evservice.config import get_settings
 
 SELLER = {"name": "Điện lực Hải Dương", "tax_code": "0100101114", "address": "Hải Dương"}
-CONTRACT = {
-    "provider": {
-        "name": "Công ty Viễn thông Mẫu",
-        "tax_code": "0100109106",
-        "address": "1 Phạm Văn Bạch, Hà Nội",
-        "representative": "Phạm Minh Quân",
-        "representative_email": "daidien@vienthong.example",
-    },
-    "customer": {"name": "Lê Văn Bình", "address": "5 Lý Thường Kiệt", "phone": "0912345678"},
-    "terms": {
-        "kind": "internet",
-        "service_address": "5 Lý Thường Kiệt",
-        "plan": "Home 300",
-        "monthly_fee": "220000",
-    },
-    "start_date": "2026-12-01",
-}
+CONTRACT = Path(__file__).resolve().parents[2] / "examples" / "contract_draft.json"
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ def test_prove_by_invoice_label_lookup_code_and_contract_number(
         },
         ctx=cli_ctx,
     )
-    contract = contracts.create(CONTRACT, ctx=cli_ctx)
+    contract = contracts.create(CONTRACT.read_text(encoding="utf-8"), ctx=cli_ctx)
     keys = {
         issued.label: issued.row_id,
         issued.lookup_code: issued.row_id,
