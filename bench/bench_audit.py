@@ -104,57 +104,73 @@ def _event_data(i: int) -> dict[str, Any]:
 
 
 def append_loop(
-    ctx: Any, count: int, worker: int = 0, mode: str = "queue", stamps: list[float] | None = None
+    ctx: Any, count: int, worker: int = 0, mode: str = "record", stamps: list[float] | None = None
 ) -> float:
     """``count`` appends, one transaction each; returns the seconds taken.
 
-    ``mode`` "queue" is today's ``record`` (the queue); "locked" the former path
-    (``append_now``, under the head lock); "plain" one plain row of the same width
-    in ``bench_plain_event`` (the floor: what a commit costs here). With
-    ``stamps``, the wall time of each commit is appended to it (for the latency
-    figure).
+    ``mode`` "record" is today's ``record`` (PostgreSQL: the queue; SQLite: in
+    place once the log has begun); "queue" the queue on either back end
+    (``queue_many``); "locked" the former path (``append_now``, under the head
+    lock); "plain" one plain row of the same width in ``bench_plain_event``
+    (the floor: what a commit costs here). With ``stamps``, the wall time of
+    each commit is appended to it (for the latency figure).
     """
-    from evservice.audit import NewEvent, record
-    from evservice.audit._log import append_now
     from evservice.store import transaction
 
     engine = ctx.engine
+    write = _writer(mode, worker)
     start = time.perf_counter()
     for i in range(count):
         with transaction(engine) as session:
-            if mode == "plain":
-                session.connection().execute(
-                    sa.insert(PLAIN).values(
-                        id=worker * 10_000_000 + i,
-                        event_id=str(uuid.uuid4()),
-                        type="invoice.issued",
-                        subject=f"inv-{worker}-{i}",
-                        actor="system",
-                        at=T0 + timedelta(seconds=i),
-                        data=json.dumps(_event_data(i), sort_keys=True, separators=(",", ":")),
-                    )
-                )
-            elif mode == "queue":
-                record(
-                    session,
-                    type="invoice.issued",
-                    subject=f"inv-{worker}-{i}",
-                    actor="system",
-                    at=T0 + timedelta(seconds=i),
-                    data=_event_data(i),
-                )
-            else:
-                event = NewEvent(
+            write(session, i, i + 1)
+        if stamps is not None:
+            stamps.append(time.time())
+    return time.perf_counter() - start
+
+
+def _writer(mode: str, worker: int = 0) -> Callable[[Any, int, int], object]:
+    """``write(session, first, end)``: events ``first..end-1`` in the open transaction."""
+    from evservice.audit import NewEvent, record_many
+    from evservice.audit._log import append_now, queue_many
+
+    if mode == "plain":
+
+        def plain(session: Any, first: int, end: int) -> None:
+            session.connection().execute(
+                sa.insert(PLAIN),
+                [
+                    {
+                        "id": worker * 10_000_000 + i,
+                        "event_id": str(uuid.uuid4()),
+                        "type": "invoice.issued",
+                        "subject": f"inv-{worker}-{i}",
+                        "actor": "system",
+                        "at": T0 + timedelta(seconds=i),
+                        "data": json.dumps(_event_data(i), sort_keys=True, separators=(",", ":")),
+                    }
+                    for i in range(first, end)
+                ],
+            )
+
+        return plain
+    call = {"record": record_many, "queue": queue_many, "locked": append_now}[mode]
+
+    def events(session: Any, first: int, end: int) -> object:
+        return call(
+            session,
+            [
+                NewEvent(
                     "invoice.issued",
                     f"inv-{worker}-{i}",
                     "system",
                     T0 + timedelta(seconds=i),
                     _event_data(i),
                 )
-                append_now(session, [event])
-        if stamps is not None:
-            stamps.append(time.time())
-    return time.perf_counter() - start
+                for i in range(first, end)
+            ],
+        )
+
+    return events
 
 
 PLAIN = sa.Table(
@@ -171,49 +187,23 @@ PLAIN = sa.Table(
 
 
 def batched_loop(ctx: Any, count: int, per_tx: int, mode: str) -> float:
-    """``count`` events in transactions of ``per_tx`` (as the batch records a chunk)."""
-    from evservice.audit import NewEvent, record_many
-    from evservice.audit._log import append_now
+    """``count`` events in transactions of ``per_tx`` (as the batch records a chunk).
+
+    Modes as in :func:`append_loop`; "plain" inserts ``per_tx`` plain rows per
+    transaction (one executemany) into a table made for the call.
+    """
     from evservice.store import transaction
 
-    write = record_many if mode == "queue" else append_now
+    if mode == "plain":
+        PLAIN.create(ctx.engine, checkfirst=True)
+    write = _writer(mode)
     start = time.perf_counter()
     for first in range(0, count, per_tx):
-        events = [
-            NewEvent(
-                "invoice.issued", f"b-{i}", "system", T0 + timedelta(seconds=i), _event_data(i)
-            )
-            for i in range(first, min(count, first + per_tx))
-        ]
         with transaction(ctx.engine) as session:
-            write(session, events)
-    return time.perf_counter() - start
-
-
-def plain_loop(ctx: Any, count: int) -> float:
-    """The baseline: ``count`` transactions inserting one plain row of the same width."""
-    import json
-
-    from evservice.store import transaction
-
-    engine = ctx.engine
-    PLAIN.create(engine, checkfirst=True)
-    start = time.perf_counter()
-    for i in range(count):
-        with transaction(engine) as session:
-            session.connection().execute(
-                sa.insert(PLAIN).values(
-                    id=i,
-                    event_id=str(uuid.uuid4()),
-                    type="invoice.issued",
-                    subject=f"inv-{i}",
-                    actor="system",
-                    at=T0 + timedelta(seconds=i),
-                    data=json.dumps(_event_data(i), sort_keys=True, separators=(",", ":")),
-                )
-            )
+            write(session, first, min(count, first + per_tx))
     elapsed = time.perf_counter() - start
-    PLAIN.drop(engine)
+    if mode == "plain":
+        PLAIN.drop(ctx.engine)
     return elapsed
 
 
@@ -289,7 +279,9 @@ def sequencer_process(url: str, data_dir: str, stop: Any) -> int:
     return run_sequencer(ctx, stop=done)
 
 
-def latency(url: str, data_dir: Path, writers: int, total: int, pace: float) -> tuple[float, ...]:
+def latency(
+    url: str, data_dir: Path, writers: int, total: int, pace: float, mode: str
+) -> tuple[float, ...]:
     """Commit-to-sequenced p50/p99 (ms) with a sequencer process running; plus appends/s."""
     import bisect
     import threading
@@ -317,7 +309,7 @@ def latency(url: str, data_dir: Path, writers: int, total: int, pace: float) -> 
             seq = seq_pool.apply_async(sequencer_process, (url, str(data_dir), stop))
             sampler = threading.Thread(target=sample)
             sampler.start()
-            rate, stamps = concurrent_rate(url, data_dir, writers, total, "queue", pace)
+            rate, stamps = concurrent_rate(url, data_dir, writers, total, mode, pace)
             deadline = time.time() + 60
             while log_size(ctx) < base + len(stamps) and time.time() < deadline:
                 time.sleep(0.01)
@@ -567,48 +559,56 @@ def _one_backend(args: argparse.Namespace, name: str, url: str, tmp: Path) -> No
     from evservice.audit import queue_length, sequence_pending, verify_log
 
     ctx = make_ctx(url, tmp / "data")
-    s_plain = plain_loop(ctx, args.appends)
-    s_locked = append_loop(ctx, args.appends, mode="locked")
-    s_queue = append_loop(ctx, args.appends, mode="queue")
-    one = args.appends / s_queue
+    sqlite = ctx.engine.dialect.name == "sqlite"
+    batched_loop(ctx, 1, 1, "record")  # an empty log's first events queue, on SQLite too
+    sequence_pending(ctx)
+    how = "in place" if sqlite else "queued"
+    modes = ("plain", "locked", "record", *(("queue",) if sqlite else ()))
+    one = 0.0
+    for per_tx in (1, 10, 100):
+        count = args.appends * (1 if per_tx == 1 else 5)
+        rate = {mode: count / batched_loop(ctx, count, per_tx, mode) for mode in modes}
+        one = one or rate["record"]
+        queue = f"; queue {rate['queue']:,.0f}/s before its sequencer" if sqlite else ""
+        print(
+            f"append, 1 writer, {per_tx} event(s) per transaction, {name}: record "
+            f"{rate['record']:,.0f} events/s ({how}); former path (head lock in the caller's "
+            f"transaction) {rate['locked']:,.0f}/s, ratio {rate['record'] / rate['locked']:.2f}"
+            f"{queue}; ceiling, plain {per_tx}-row insert transactions: {rate['plain']:,.0f} "
+            f"rows/s (record at {rate['record'] / rate['plain']:.2f} of it)",
+            flush=True,
+        )
+    events, seq_rate = sequencer_rate(ctx, args.batch_size)
     print(
-        f"append, 1 writer, {name}: queue {one:,.0f} appends/s; former path (head lock in "
-        f"the caller's transaction) {args.appends / s_locked:,.0f}/s; ratio "
-        f"{s_locked / s_queue:.2f} (plain 1-row insert transaction: "
-        f"{args.appends / s_plain:,.0f}/s)"
-    )
-    per_tx = 100
-    b_locked = batched_loop(ctx, args.appends * 5, per_tx, "locked")
-    b_queue = batched_loop(ctx, args.appends * 5, per_tx, "queue")
-    print(
-        f"append, 1 writer, {per_tx} events per transaction, {name}: queue "
-        f"{args.appends * 5 / b_queue:,.0f} events/s; former path "
-        f"{args.appends * 5 / b_locked:,.0f}/s; ratio {b_locked / b_queue:.2f}"
-    )
-    events, rate = sequencer_rate(ctx, args.batch_size)
-    print(
-        f"sequencer, {name}: {rate:,.0f} events/s integrating a backlog of {events:,} "
-        f"(batches of {args.batch_size})"
+        f"sequencer, {name}: {seq_rate:,.0f} events/s integrating a backlog of {events:,} "
+        f"(batches of {args.batch_size})",
+        flush=True,
     )
     locked, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "locked")
-    many, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "queue")
+    many, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "record")
     PLAIN.create(ctx.engine, checkfirst=True)
     floor, _ = concurrent_rate(url, tmp / "data", args.writers, args.appends, "plain")
     PLAIN.drop(ctx.engine)
     print(
-        f"append, {args.writers} writer processes, {name}: queue {many:,.0f} appends/s; "
-        f"former path {locked:,.0f}/s; ratio {many / locked:.2f} (queue, ratio to 1 writer: "
-        f"{many / one:.2f}; plain 1-row insert transactions, {args.writers} writers: "
-        f"{floor:,.0f}/s)"
+        f"append, {args.writers} writer processes, 1 event per transaction, {name}: record "
+        f"{many:,.0f} appends/s ({how}); former path {locked:,.0f}/s; ratio "
+        f"{many / locked:.2f} (ratio to 1 writer: {many / one:.2f}; ceiling, plain 1-row "
+        f"insert transactions, {args.writers} writers: {floor:,.0f}/s)",
+        flush=True,
     )
-    events, rate = sequencer_rate(ctx, args.batch_size)
-    print(f"sequencer, {name}: {rate:,.0f} events/s integrating a backlog of {events:,}")
+    if not sqlite:
+        events, seq_rate = sequencer_rate(ctx, args.batch_size)
+        print(f"sequencer, {name}: {seq_rate:,.0f} events/s integrating a backlog of {events:,}")
+    # SQLite's record() is sequenced at commit: time the queue's sequencer there instead.
+    mode = "queue" if sqlite else "record"
     for writers, pace in ((1, 0.002), (args.writers, 0.0)):
-        p50, p99, appended = latency(url, tmp / "data", writers, args.latency_events, pace)
+        p50, p99, appended = latency(url, tmp / "data", writers, args.latency_events, pace, mode)
         steady = f"paced {pace * 1000:.0f} ms apart" if pace else "full speed"
         print(
-            f"commit to sequenced, {writers} writer(s) {steady} ({appended:,.0f} appends/s) "
-            f"with a sequencer process, {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            f"commit to sequenced, {writers} writer(s) {steady} ({appended:,.0f} appends/s, "
+            f"{'queue_many' if sqlite else 'record'}) with a sequencer process, {name}: "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            flush=True,
         )
     sequence_pending(ctx)
     assert queue_length(ctx) == 0
@@ -624,7 +624,7 @@ from evservice._context import Context
 from evservice.batch import BatchOptions, BatchPeriod, run_batch, write_demo_csv
 from evservice.clock import ManualClock
 from evservice.config import Settings
-import evservice
+import evservice, evservice.audit
 n, workers = int(sys.argv[1]), int(sys.argv[2])
 tmp = Path(tempfile.mkdtemp(prefix="bench-audit-batch-"))
 period = BatchPeriod(2026, 10)
@@ -638,33 +638,67 @@ settings = Settings(
 ctx = Context(settings=settings, clock=ManualClock(datetime(2026, 11, 1, 3, tzinfo=UTC)))
 options = BatchOptions(workers=workers, issue_date=date(2026, 11, 1), series="C26TAA")
 summary = run_batch(tmp / "in.csv", period, ctx=ctx, options=options)
-print(summary.issued, summary.elapsed_seconds, evservice.__file__)
+recorder = evservice.audit.record_many.__name__
+print(summary.issued, summary.elapsed_seconds, evservice.__file__, recorder)
 """
 
 
-def batch_figures(args: argparse.Namespace) -> None:
-    """run_batch's invoices/s with the new log and the former one, alternating."""
+_FORMER_PATH = """
+# Written by bench_audit.py: in every process of the batch (main, fork server,
+# workers), record events through the former path (append under the head lock
+# in the caller's transaction) instead of this tree's log.
+import os
+if os.environ.get("BENCH_AUDIT_FORMER_PATH"):
+    import evservice.audit as audit
+    from evservice.audit import _log
+    audit.record_many = _log.record_many = _log.append_now
+"""
+
+
+def batch_figures(args: argparse.Namespace, tmp: Path) -> None:
+    """run_batch's invoices/s with this tree's log and two baselines, alternating.
+
+    "former tree" is the tree at ``--old-src`` (the log before the queue, and
+    everything else as it was then); "former path" is this tree with every
+    event appended by ``append_now`` (the former head-lock path), so only the
+    log differs.
+    """
     import subprocess
 
     new_src = str(Path(__file__).resolve().parents[1] / "src")
-    rates: dict[str, list[float]] = {"new": [], "old": []}
-    for _ in range(2):
-        for label, src in (("old", str(args.old_src)), ("new", new_src)):
-            env = {**os.environ, "PYTHONPATH": src}
-            out = subprocess.run(
-                [sys.executable, "-c", _BATCH_DRIVER, str(args.batch_invoices),
-                 str(args.batch_workers)],
-                env=env, capture_output=True, text=True, check=True,
-            ).stdout.split()  # fmt: skip
-            issued, elapsed, where = int(out[0]), float(out[1]), out[2]
-            assert where.startswith(src), (where, src)  # the intended tree ran
-            rates[label].append(issued / elapsed)
-    new, old = max(rates["new"]), max(rates["old"])
-    print(
-        f"run_batch, {args.batch_invoices:,} invoices, {args.batch_workers} worker(s), SQLite: "
-        f"new log {new:,.1f} invoices/s, former log {old:,.1f}/s (best of 2 each, "
-        f"alternating); ratio {new / old:.2f}"
-    )
+    hook = tmp / "former-path-hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(_FORMER_PATH)
+    runs = {
+        "new": ({"PYTHONPATH": new_src}, new_src),
+        "former tree": ({"PYTHONPATH": str(args.old_src)}, str(args.old_src)),
+        "former path": (
+            {"PYTHONPATH": f"{new_src}{os.pathsep}{hook}", "BENCH_AUDIT_FORMER_PATH": "1"},
+            new_src,
+        ),
+    }
+    for workers in args.batch_workers:
+        rates: dict[str, list[float]] = {label: [] for label in runs}
+        for _ in range(2):
+            for label, (extra, src) in runs.items():
+                out = subprocess.run(
+                    [sys.executable, "-c", _BATCH_DRIVER, str(args.batch_invoices), str(workers)],
+                    env={**os.environ, **extra}, capture_output=True, text=True, check=True,
+                ).stdout.split()  # fmt: skip
+                issued, elapsed, where, recorder = int(out[0]), float(out[1]), out[2], out[3]
+                assert where.startswith(src), (where, src)  # the intended tree ran
+                assert (recorder == "append_now") == (label == "former path"), recorder
+                rates[label].append(issued / elapsed)
+        best = {label: max(r) for label, r in rates.items()}
+        every = "; ".join(f"{k} {', '.join(f'{r:.1f}' for r in v)}" for k, v in rates.items())
+        print(
+            f"run_batch, {args.batch_invoices:,} invoices, {workers} worker(s), SQLite: "
+            f"new log {best['new']:,.1f} invoices/s; former log in this tree (append_now) "
+            f"{best['former path']:,.1f}/s, ratio {best['new'] / best['former path']:.2f}; "
+            f"former tree {best['former tree']:,.1f}/s, ratio "
+            f"{best['new'] / best['former tree']:.2f} (best of 2 each, alternating; all: {every})",
+            flush=True,
+        )
 
 
 def appends(args: argparse.Namespace, tmp: Path) -> None:
@@ -690,7 +724,12 @@ def main() -> None:
     parser.add_argument("--bulk", action="store_true", help="build the big log with COPY")
     parser.add_argument("--no-proofs", action="store_true", help="skip the proof figures")
     parser.add_argument("--batch-invoices", type=int, default=0)
-    parser.add_argument("--batch-workers", type=int, default=1)
+    parser.add_argument(
+        "--batch-workers",
+        type=lambda text: [int(w) for w in text.split(",")],
+        default=[1],
+        help="comma-separated worker counts, e.g. 1,2",
+    )
     parser.add_argument("--old-src", type=Path, help="src folder of the former log's tree")
     parser.add_argument("--proof-events", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
@@ -709,7 +748,7 @@ def main() -> None:
         if args.batch_invoices:
             if args.old_src is None:
                 parser.error("--batch-invoices needs --old-src")
-            batch_figures(args)
+            batch_figures(args, tmp)
         if not args.only_proofs:
             appends(args, tmp)
         if args.no_proofs:
@@ -735,7 +774,8 @@ def main() -> None:
             + (" --only-proofs" if args.only_proofs else "")
             + (" --no-proofs" if args.no_proofs else "")
             + (
-                f" --batch-invoices {args.batch_invoices} --batch-workers {args.batch_workers}"
+                f" --batch-invoices {args.batch_invoices} --batch-workers "
+                f"{','.join(map(str, args.batch_workers))}"
                 f" --old-src {args.old_src}"
                 if args.batch_invoices
                 else ""

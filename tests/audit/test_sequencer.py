@@ -2,7 +2,8 @@
 
 Each event is integrated exactly once, in one gapless run of indexes, whatever
 moment a writer or a sequencer is killed at (SIGKILL, at random times, many
-rounds, on SQLite and PostgreSQL).
+rounds, on SQLite and PostgreSQL). On SQLite ``record`` appends in place once
+the log has begun; the queue is still exercised there through ``queue_many``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from evservice._context import Context
 from evservice.audit import (
     UNSEQUENCED,
+    AuditRecord,
     NewEvent,
     Sequencer,
     SequencerOptions,
@@ -31,15 +33,15 @@ from evservice.audit import (
     log_size,
     publish_checkpoint,
     queue_length,
-    record,
     record_many,
+    root_at,
     run_sequencer,
     sequence_pending,
     verify_log,
     wait_sequenced,
 )
-from evservice.audit._log import EVENTS, QUEUE
-from evservice.audit._sequencer import integrate_batch
+from evservice.audit._log import EVENTS, QUEUE, queue_many
+from evservice.audit._sequencer import integrate_batch, sign_if_due
 from evservice.errors import AuditPendingError, NotFoundError, ValidationError
 from evservice.store import transaction
 
@@ -49,15 +51,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _queue(ctx: Context, n: int, start: int = 0) -> list[str]:
     ids = []
     for i in range(start, start + n):
+        event = NewEvent("invoice.issued", f"inv-{i}", "system", ctx.clock.now(), {"n": i})
         with transaction(ctx.engine) as session:
-            rec = record(
-                session,
-                type="invoice.issued",
-                subject=f"inv-{i}",
-                actor="system",
-                at=ctx.clock.now(),
-                data={"n": i},
-            )
+            (rec,) = queue_many(session, [event])
         assert rec.index == UNSEQUENCED
         ids.append(rec.id)
     return ids
@@ -90,6 +86,91 @@ def test_a_rolled_back_transaction_queues_nothing(ctx: Context) -> None:
     with pytest.raises(Boom):
         queue_then_fail()
     assert queue_length(ctx) == 0
+
+
+def _record(ctx: Context, n: int, start: int = 0, per_tx: int = 1) -> list[AuditRecord]:
+    out: list[AuditRecord] = []
+    for first in range(start, start + n, per_tx):
+        events = [
+            NewEvent("invoice.issued", f"inv-{i}", "system", ctx.clock.now(), {"n": i})
+            for i in range(first, min(start + n, first + per_tx))
+        ]
+        with transaction(ctx.engine) as session:
+            out.extend(record_many(session, events))
+    return out
+
+
+def test_record_appends_in_place_on_sqlite_and_queues_on_postgresql(ctx: Context) -> None:
+    """SQLite: the first events of a log queue (their sequencer signs the first checkpoint),
+    then each call appends in place with its indexes; PostgreSQL always queues."""
+    first = _record(ctx, 2)
+    assert [r.index for r in first] == [UNSEQUENCED] * 2
+    sequence_pending(ctx)
+    assert latest_checkpoint(ctx) is not None
+    later = _record(ctx, 7, start=2, per_tx=3)
+    if ctx.engine.dialect.name == "sqlite":
+        assert [r.index for r in later] == list(range(2, 9))
+        assert queue_length(ctx) == 0
+        assert log_size(ctx) == 9
+    else:
+        assert [r.index for r in later] == [UNSEQUENCED] * 7
+        assert queue_length(ctx) == 7
+        sequence_pending(ctx)
+    for rec in first + later:
+        stored = wait_sequenced(rec.id, ctx)
+        assert stored.check()
+        assert stored.leaf_hash == rec.leaf_hash
+    assert [wait_sequenced(r.id, ctx).index for r in first + later] == list(range(9))
+    result = verify_log(ctx)
+    assert result.ok, result.summary()
+
+
+def test_sqlite_records_behind_a_waiting_queue_in_commit_order(ctx: Context) -> None:
+    """While events wait in the queue, record() queues too (SQLite), so the log keeps the
+    order of the commits; a rolled-back in-place append leaves the log as it was."""
+    _record(ctx, 1)
+    sequence_pending(ctx)
+    ids = _queue(ctx, 3, start=1)
+    later = _record(ctx, 2, start=4)
+    assert [r.index for r in later] == [UNSEQUENCED] * 2
+    sequence_pending(ctx)
+    assert [wait_sequenced(i, ctx).index for i in [*ids, *(r.id for r in later)]] == [1, 2, 3, 4, 5]
+    root = root_at(ctx=ctx)
+
+    class Boom(Exception):
+        pass
+
+    def append_then_fail() -> None:
+        with transaction(ctx.engine) as session:
+            record_many(session, [NewEvent("otp.sent", "c-1", "system", ctx.clock.now(), {})])
+            raise Boom
+
+    with pytest.raises(Boom):
+        append_then_fail()
+    assert log_size(ctx) == 6
+    assert root_at(ctx=ctx) == root
+    assert queue_length(ctx) == 0
+    assert verify_log(ctx).ok
+
+
+def test_an_idle_sequencer_signs_a_checkpoint_for_events_appended_in_place(ctx: Context) -> None:
+    _record(ctx, 2)
+    sequence_pending(ctx)  # the first batch signs the first checkpoint
+    first = latest_checkpoint(ctx)
+    assert first is not None
+    assert first.size == 2
+    _record(ctx, 3, start=2)  # SQLite: in place, no batch; PostgreSQL: queued
+    sequence_pending(ctx, options=SequencerOptions(checkpoint_every=None))
+    options = SequencerOptions(checkpoint_every=timedelta(minutes=1))
+    assert not sign_if_due(ctx, options)  # the newest checkpoint is recent
+    ctx.clock.advance(61)  # type: ignore[attr-defined]
+    assert sign_if_due(ctx, options)
+    newest = latest_checkpoint(ctx)
+    assert newest is not None
+    assert newest.size == 5
+    ctx.clock.advance(61)  # type: ignore[attr-defined]
+    assert not sign_if_due(ctx, options)  # the log did not grow since
+    assert verify_log(ctx).ok
 
 
 def test_wait_sequenced_integrates_or_waits_bounded(ctx: Context) -> None:
@@ -189,36 +270,53 @@ def _kill(process: subprocess.Popen[str]) -> list[int]:
     return [int(line) for line in out.split() if line.isdigit()]
 
 
+#: The queuer's ``n`` count from here, the writer's from 0.
+_QUEUER_BASE = 1_000_000
+
+
 def test_sigkill_at_random_points_integrates_each_event_exactly_once(ctx: Context) -> None:
-    """Writer and sequencer killed (SIGKILL) at random moments, six rounds; then a rerun."""
+    """Two writers and a sequencer killed (SIGKILL) at random moments, six rounds; a rerun.
+
+    One writer records with ``record`` (on SQLite: in place, or behind the queue
+    while events wait), the other through the queue, so on SQLite both paths and
+    their hand-over are killed mid-transaction.
+    """
     rng = random.Random(15)
     url, data = ctx.settings.db_url, str(ctx.settings.data_dir)
     committed: list[int] = []
-    start = 0
+    starts = {"writer": 0, "queuer": _QUEUER_BASE}
     for _ in range(6):
-        writer = _spawn(["writer", url, data, str(start)], ctx)
+        writers = {role: _spawn([role, url, data, str(n)], ctx) for role, n in starts.items()}
         sequencer = _spawn(["sequencer", url, data], ctx)
         time.sleep(rng.uniform(0.1, 0.6))
-        order = [sequencer, writer] if rng.random() < 0.5 else [writer, sequencer]
+        order = [sequencer, *writers.values()]
+        rng.shuffle(order)
         for process in order:
             time.sleep(rng.uniform(0.0, 0.05))
             printed = _kill(process)
-            if process is writer:
+            if process is not sequencer:
                 committed.extend(printed)
-        # The writer may have committed one more than it printed before the kill.
+        # A writer may have committed one more than it printed before the kill.
         with ctx.engine.connect() as conn:
             in_log = {json.loads(d)["n"] for d in conn.execute(sa.select(EVENTS.c.data)).scalars()}
             queued = {json.loads(d)["n"] for d in conn.execute(sa.select(QUEUE.c.data)).scalars()}
         assert not in_log & queued  # never both in the queue and in the log
-        start = max(in_log | queued | {start - 1}) + 1
+        for role, base in (("writer", 0), ("queuer", _QUEUER_BASE)):
+            mine = {n for n in in_log | queued if (n >= _QUEUER_BASE) == (base > 0)}
+            starts[role] = max(mine | {starts[role] - 1}) + 1
     sequence_pending(ctx)  # the rerun
     assert queue_length(ctx) == 0
     with ctx.engine.connect() as conn:
         rows = conn.execute(sa.select(EVENTS.c.idx, EVENTS.c.data).order_by(EVENTS.c.idx)).all()
     numbers = sorted(json.loads(d)["n"] for _, d in rows)
     assert [int(i) for i, _ in rows] == list(range(len(rows)))  # gapless indexes
-    assert numbers == list(range(len(numbers)))  # every committed event once, none twice
+    # Every committed event once, none twice: each writer's numbers are one unbroken run.
+    assert numbers == [
+        *range(starts["writer"]),
+        *range(_QUEUER_BASE, starts["queuer"]),
+    ]
     assert set(committed) <= set(numbers)
-    assert len(numbers) > 20  # the rounds did real work before the kills
+    assert starts["writer"] > 20  # the rounds did real work before the kills
+    assert starts["queuer"] - _QUEUER_BASE > 20
     result = verify_log(ctx)
     assert result.ok, result.summary()

@@ -1,11 +1,14 @@
-"""The log in the store: queueing events, integrating them, and reading proofs.
+"""The log in the store: recording events, integrating them, and reading proofs.
 
-:func:`record` writes the event into ``audit_queue`` inside the caller's
-transaction, so the event commits or rolls back with the state change it
-records, and it takes no shared lock: concurrent callers only insert rows. The
-event gets its leaf index later, when a sequencer (:mod:`evservice.audit._sequencer`)
-moves a batch of queued rows into the log with :func:`integrate_rows`, while it
-holds the log head.
+:func:`record` writes the event inside the caller's transaction, so the event
+commits or rolls back with the state change it records. On PostgreSQL it goes
+into ``audit_queue`` and takes no shared lock: concurrent callers only insert
+rows, and the event gets its leaf index later, when a sequencer
+(:mod:`evservice.audit._sequencer`) moves a batch of queued rows into the log
+with :func:`integrate_rows`, while it holds the log head. On SQLite the caller's
+transaction holds the database's one write lock already, so the event goes
+straight into the log there (see :func:`record_many`); the SQL of both paths
+is in :mod:`evservice.audit._writes`.
 
 :func:`append_now` is the former path (append under the head lock inside the
 caller's transaction); only the sequencer-free baseline of the benchmark uses it.
@@ -17,8 +20,8 @@ Proofs read O(log n) nodes in one query; nothing ever loads the whole log.
 
 from __future__ import annotations
 
-import functools
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,9 +62,14 @@ from evservice.audit._tables import (
     AuditNodeRow,
     AuditQueueRow,
 )
+from evservice.audit._writes import (
+    append_in_place,
+    queue_prepared,
+    write_appended,
+    write_batch,
+)
 from evservice.clock import ensure_aware
 from evservice.errors import StoreError, ValidationError
-from evservice.store import UTCDateTime
 
 __all__ = [
     "QUEUE",
@@ -76,6 +84,7 @@ __all__ = [
     "integrate_rows",
     "lock_head",
     "log_size",
+    "queue_many",
     "read_head",
     "reading",
     "record",
@@ -198,106 +207,10 @@ def append_now(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord
                     leaf_hash=rec.leaf_hash,
                 )
             )
-        _write(conn, event_rows, node_rows, frontier)
+        write_appended(conn, event_rows, node_rows, frontier)
     except SQLAlchemyError as exc:
         raise StoreError(f"appending to the audit log failed: {type(exc).__name__}") from exc
     return records
-
-
-#: Up to this many events go to PostgreSQL in a single statement.
-_ONE_STATEMENT_MAX = 50
-
-
-_EVENT_COLUMNS = ("idx", "event_id", "v", "type", "subject", "actor", "at", "data")
-
-
-@functools.lru_cache(maxsize=256)
-def _one_statement(events: int, nodes: int) -> sa.TextClause:
-    """INSERT events, INSERT nodes and UPDATE the head in one PostgreSQL statement.
-
-    Plain SQL with bound parameters, cached per shape: compiling the same thing
-    from SQLAlchemy expressions on every append cost more than the round trip
-    it saves.
-    """
-    event_values = ", ".join(
-        "(" + ", ".join(f":e{n}_{c}" for c in _EVENT_COLUMNS) + ")" for n in range(events)
-    )
-    node_values = ", ".join(f"(:n{n}_level, :n{n}_idx, :n{n}_hash)" for n in range(nodes))
-    return sa.text(
-        f"WITH new_events AS (INSERT INTO audit_event ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-        f"VALUES {event_values}), "
-        f"new_nodes AS (INSERT INTO audit_node (level, idx, hash) VALUES {node_values}) "
-        "UPDATE audit_log_head SET size = :size, frontier = :frontier WHERE id = :head_id"
-    )
-
-
-def _flat(
-    event_rows: list[dict[str, Any]], node_rows: list[dict[str, Any]], frontier: Frontier
-) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "size": frontier.size,
-        "frontier": frontier.to_bytes(),
-        "head_id": HEAD_ID,
-    }
-    for n, row in enumerate(event_rows):
-        for column in _EVENT_COLUMNS:
-            params[f"e{n}_{column}"] = row[column]
-    for n, row in enumerate(node_rows):
-        for column in ("level", "idx", "hash"):
-            params[f"n{n}_{column}"] = row[column]
-    return params
-
-
-def _write(
-    conn: Connection,
-    event_rows: list[dict[str, Any]],
-    node_rows: list[dict[str, Any]],
-    frontier: Frontier,
-) -> None:
-    """Write the events, their nodes and the new head while the head lock is held.
-
-    On PostgreSQL a small append is one statement (data-modifying CTEs), so the
-    lock is held for two round trips instead of four: with many writers the
-    lock holder's round trips are what everyone else waits for.
-    """
-    head = (
-        sa.update(HEAD)
-        .where(HEAD.c.id == HEAD_ID)
-        .values(size=frontier.size, frontier=frontier.to_bytes())
-    )
-    if conn.dialect.name == "postgresql" and len(event_rows) <= _ONE_STATEMENT_MAX:
-        conn.execute(
-            _one_statement(len(event_rows), len(node_rows)), _flat(event_rows, node_rows, frontier)
-        )
-        return
-    _insert_many(conn, "audit_event", _EVENT_COLUMNS, [_event_tuple(conn, r) for r in event_rows])
-    _insert_many(conn, "audit_node", ("level", "idx", "hash"), [
-        (r["level"], r["idx"], r["hash"]) for r in node_rows
-    ])  # fmt: skip
-    conn.execute(head)
-
-
-def _event_tuple(conn: Connection, row: dict[str, Any]) -> tuple[Any, ...]:
-    """An event row as driver parameters; ``at`` as UTCDateTime would bind it."""
-    at: Any = row["at"].astimezone(UTC)
-    if conn.dialect.name == "sqlite":  # SQLAlchemy's SQLite DateTime text, naive UTC
-        at = at.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return tuple(at if c == "at" else row[c] for c in _EVENT_COLUMNS)
-
-
-def _insert_many(
-    conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """One driver-level executemany: a batch's thousands of rows skip SQLAlchemy's
-    per-row parameter processing, which was most of the sequencer's time."""
-    if not rows:
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    marks = ", ".join([mark] * len(columns))
-    conn.exec_driver_sql(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-        rows,
-    )
 
 
 def record(
@@ -323,42 +236,52 @@ def record(
     return record_many(session, [NewEvent(type, subject, actor, at, data)])[0]
 
 
-_QUEUE_COLUMNS = ("event_id", "v", "type", "subject", "actor", "at", "data")
-
-
-@functools.lru_cache(maxsize=64)
-def _queue_statement(events: int) -> sa.TextClause:
-    """INSERT ``events`` rows into the queue in one statement (plain SQL, cached per shape)."""
-    values = ", ".join(
-        "(" + ", ".join(f":q{n}_{c}" for c in _QUEUE_COLUMNS) + ")" for n in range(events)
-    )
-    statement = sa.text(
-        f"INSERT INTO audit_queue ({', '.join(_QUEUE_COLUMNS)}) VALUES {values}"  # noqa: S608
-    )
-    return statement.bindparams(
-        *(sa.bindparam(f"q{n}_at", type_=UTCDateTime()) for n in range(events))
-    )
-
-
 def record_many(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
-    """Queue several events, in order, inside the caller's open transaction.
+    """Record several events, in order, inside the caller's open transaction.
 
-    No shared lock is taken: the events commit or roll back with the caller's
-    transaction, and a sequencer gives them consecutive leaf indexes after the
-    commit. The records come back with ``index == UNSEQUENCED``; pass their
-    ``id`` to :func:`~evservice.audit.wait_sequenced` for the index.
+    The events commit or roll back with the caller's transaction, and no lock
+    is shared between callers beyond what the back end already imposes:
+
+    * PostgreSQL: they are queued (one multi-row INSERT into ``audit_queue``,
+      no lock on the log head) and come back with ``index == UNSEQUENCED``; a
+      sequencer gives them consecutive leaf indexes after the commit (pass
+      their ``id`` to :func:`~evservice.audit.wait_sequenced` for the index).
+    * SQLite: every transaction of the store begins ``IMMEDIATE``, so the
+      caller already holds the database's one write lock; the events go
+      straight into the log in that transaction (:func:`append_in_place`: one
+      read of the head, the call's leaves and subtree nodes computed at once,
+      three writes) and come back with their indexes. Queueing would write
+      each event twice under the same lock (queue, then log) for nothing.
+      They are queued instead while the log is empty (the sequencer that
+      integrates the first events signs the first checkpoint in the same
+      transaction, so a log with events and no checkpoint still means
+      checkpoints were deleted) and while events wait in the queue (they go
+      behind them, so the log keeps the order of the commits).
     """
     prepared = [_prepare(e, f"events.{i}." if i else "") for i, e in enumerate(events)]
     if not prepared:
         return []
     try:
         conn = session.connection()
-        for start in range(0, len(prepared), _ONE_STATEMENT_MAX):
-            part = prepared[start : start + _ONE_STATEMENT_MAX]
-            params = {
-                f"q{n}_{c}": row[c] for n, (row, _) in enumerate(part) for c in _QUEUE_COLUMNS
-            }
-            conn.execute(_queue_statement(len(part)), params)
+        if conn.dialect.name == "sqlite":
+            placed = append_in_place(conn, prepared)
+            if placed is not None:
+                return placed
+        queue_prepared(conn, prepared)
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        raise StoreError(f"recording an audit event failed: {type(exc).__name__}") from exc
+    return [rec for _, rec in prepared]
+
+
+def queue_many(session: Session, events: Iterable[NewEvent]) -> list[AuditRecord]:
+    """Queue events on any back end (what :func:`record_many` does on PostgreSQL).
+
+    For tests and the benchmark, which exercise the queue and the sequencer on
+    SQLite too.
+    """
+    prepared = [_prepare(e, f"events.{i}." if i else "") for i, e in enumerate(events)]
+    try:
+        queue_prepared(session.connection(), prepared)
     except SQLAlchemyError as exc:
         raise StoreError(f"queueing an audit event failed: {type(exc).__name__}") from exc
     return [rec for _, rec in prepared]
@@ -407,7 +330,7 @@ def integrate_rows(conn: Connection, rows: Sequence[Any]) -> list[tuple[int, str
         )
         placed.append((index, row.event_id))
     if event_rows:
-        _write(conn, event_rows, node_rows, frontier)
+        write_batch(conn, event_rows, node_rows, frontier)
     return placed
 
 

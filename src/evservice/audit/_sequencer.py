@@ -14,6 +14,11 @@ transaction that
 4. signs a checkpoint when the newest one is older than ``checkpoint_every``
    (so a deleted set of checkpoints is noticed by ``audit verify``).
 
+Events a SQLite caller appended in place (:func:`~evservice.audit.record_many`)
+reach the log without a batch; an idle sequencer looks once a second
+(:func:`sign_if_due`) and signs a checkpoint when the log grew past the newest
+one and that one is older than ``checkpoint_every``.
+
 Because the delete from the queue and the insert into the log commit together,
 a kill at any point leaves either the batch in the queue or in the log, never
 both or neither; the next sequencer integrates it exactly once. Several
@@ -44,7 +49,16 @@ from evservice._context import Context, resolve
 from evservice.audit import _checkpoint, _log
 from evservice.audit._checkpoint import SignedCheckpoint, publish_head, sign_head
 from evservice.audit._event import AuditRecord
-from evservice.audit._log import EVENTS, QUEUE, event_from_row, integrate_rows, reading
+from evservice.audit._log import (
+    CHECKPOINTS,
+    EVENTS,
+    QUEUE,
+    event_from_row,
+    integrate_rows,
+    read_head,
+    reading,
+)
+from evservice.clock import ensure_aware
 from evservice.errors import AuditPendingError, NotFoundError, StoreError, ValidationError
 from evservice.store import transaction
 
@@ -62,6 +76,7 @@ __all__ = [
     "root_at",
     "run_sequencer",
     "sequence_pending",
+    "sign_if_due",
     "wait_sequenced",
 ]
 
@@ -77,6 +92,8 @@ DEFAULT_CHECKPOINT_EVERY = timedelta(minutes=1)
 _LOCK_SQL = sa.text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || :name))")
 _LOCK_NAME = ".evservice.audit.sequencer"
 _POLL = 0.005
+#: How often an idle sequencer asks whether a checkpoint is due (seconds).
+_CHECKPOINT_LOOK = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,41 @@ def integrate_batch(
         if rows and options.checkpoint_every is not None:
             sign_head(conn, ctx, older_than=options.checkpoint_every)
     return len(rows)
+
+
+def _checkpoint_due(ctx: Context, every: timedelta) -> bool:
+    """The log grew past its newest checkpoint, and that one is older than ``every`` (a read)."""
+    origin = ctx.settings.audit_origin
+    with reading(ctx.engine) as conn:
+        size = read_head(conn).size
+        newest = conn.execute(
+            sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.published_at)
+            .where(CHECKPOINTS.c.origin == origin)
+            .order_by(CHECKPOINTS.c.size.desc())
+            .limit(1)
+        ).first()
+    if newest is None:
+        return size > 0
+    return size > int(newest.size) and ctx.clock.now() - ensure_aware(newest.published_at) >= every
+
+
+def sign_if_due(ctx: Context | None = None, options: SequencerOptions | None = None) -> bool:
+    """Sign a checkpoint when the log grew without one for ``checkpoint_every``.
+
+    For events that reached the log without a sequencer batch (SQLite appends
+    in place): the sequencer still signs a checkpoint once a minute while the
+    log grows. A read decides; the write lock is taken only to sign. True if
+    it signed.
+    """
+    ctx = resolve(ctx)
+    options = options or SequencerOptions()
+    if options.checkpoint_every is None or not _checkpoint_due(ctx, options.checkpoint_every):
+        return False
+    with transaction(ctx.engine) as session:
+        conn = session.connection()
+        if not _try_lock(conn):
+            return False
+        return sign_head(conn, ctx, older_than=options.checkpoint_every) is not None
 
 
 def queue_length(ctx: Context | None = None) -> int:
@@ -231,9 +283,13 @@ def run_sequencer(
     options = options or SequencerOptions()
     stop = stop or threading.Event()
     total = 0
+    next_look = time.monotonic()
     while not stop.is_set():
         try:
             got = integrate_batch(ctx, options)
+            if got == 0 and time.monotonic() >= next_look:
+                next_look = time.monotonic() + _CHECKPOINT_LOOK
+                sign_if_due(ctx, options)
         except StoreError:
             if once:
                 raise
