@@ -2,19 +2,24 @@
 
 Figures, each with a baseline measured in the same run on the same machine:
 
-* appends/s with one writer, one event per transaction (as an issuing
-  transaction appends it), on SQLite and on PostgreSQL, for the queue
-  (``record``: one INSERT into ``audit_queue``, no shared lock) and for the
-  former path (``append_now``: append under the log-head lock inside the
-  caller's transaction) -- the baseline. A plain one-row insert transaction of
-  the same width is printed as the floor;
-* the same with ``--writers`` concurrent writer processes (spawn), both paths,
-  on SQLite and PostgreSQL;
+* appends/s with one writer at 1, 10 and 100 events per transaction, on SQLite
+  and on PostgreSQL, for ``record`` (PostgreSQL: one INSERT into
+  ``audit_queue``, no shared lock; SQLite: appended in place in the caller's
+  transaction, which holds the write lock already) against the former path
+  (``append_now``: append under the log-head lock inside the caller's
+  transaction) -- the baseline -- and, on SQLite, the queue (``queue_many``).
+  The ceiling is printed beside them: plain transactions inserting as many
+  rows of the same width (one row per transaction is what a commit costs);
+* the same with ``--writers`` concurrent writer processes (spawn), both paths
+  and the plain ceiling; on PostgreSQL also with the server's group commit
+  widened on the writers' sessions (``commit_delay``/``commit_siblings``: commits
+  share a WAL flush, each still synchronous);
 * sequencer events/s: integrating the backlog the writers left in the queue
   (batches of ``--batch-size``), and the time from commit to sequenced (p50,
   p99) while 1 and ``--writers`` writers append and a sequencer process runs
-  (``evservice audit sequence`` with its defaults); measured by sampling the
-  log size every millisecond;
+  (``run_sequencer`` with its defaults); measured by sampling the log size
+  every millisecond. On SQLite, where ``record`` is sequenced at its commit,
+  the writers use the queue for this figure;
 * proofs in a log of ``--proof-events`` events: an inclusion proof and a
   consistency proof served from the stored subtree hashes (O(log n) node reads
   in one query). Baseline: the naive proof from all leaf hashes (RFC 6962's
@@ -29,16 +34,19 @@ its tables are exactly what integration produces (checked: the first events'
 bytes equal ``canonical_event_bytes``, and ``--verify`` re-hashes the whole log).
 
 With ``--batch-invoices N --old-src DIR``: the batch's invoices/s (``run_batch``
-on N demo customers, SQLite, ``--batch-workers`` workers) with this tree's log
-(queue + the batch's sequencer thread) against the former log, whose ``src``
-folder is DIR (``git archive 68f22bb src | tar -x -C /tmp/audit-old``); the two
-alternate, twice each, in fresh processes.
+on N demo customers, SQLite, each worker count of ``--batch-workers``) with
+this tree's log against two baselines: the former tree, whose ``src`` folder is
+DIR (``git worktree add --detach /tmp/old15 017e957``, the commit before the
+queue), and this tree with every event appended by the former path
+(``append_now``, patched in through a ``sitecustomize`` in every process of the
+batch), so that only the log differs. The three alternate, ``--batch-repeats``
+times each, in fresh processes; the best of each is compared.
 
 Run:  .venv/bin/python bench/bench_audit.py [--appends 2000] [--writers 8]
           [--batch-size 2000] [--latency-events 3000]
           [--proof-events 1000000] [--proofs 200] [--proof-store sqlite|postgres]
           [--bulk] [--pg-url URL] [--no-pg] [--verify] [--only-proofs] [--no-proofs]
-          [--batch-invoices N --old-src DIR [--batch-workers 1]]
+          [--batch-invoices N --old-src DIR [--batch-workers 1,2] [--batch-repeats 3]]
 """
 
 from __future__ import annotations
@@ -88,6 +96,14 @@ def pg_schema(base: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def _with_options(url: str, options: str) -> str:
+    """``url`` with more server settings in its libpq ``options``."""
+    parsed = sa.make_url(url)
+    given = parsed.query.get("options", "")
+    merged = f"{given} {options}".strip() if isinstance(given, str) else options
+    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
 
 
 def make_ctx(url: str, data_dir: Path) -> Any:
@@ -597,6 +613,18 @@ def _one_backend(args: argparse.Namespace, name: str, url: str, tmp: Path) -> No
         flush=True,
     )
     if not sqlite:
+        # PostgreSQL's own group commit: commits that arrive together share one WAL flush,
+        # each still synchronous (nothing is lost once a commit returns).
+        grouped_url = _with_options(url, "-ccommit_delay=200 -ccommit_siblings=2")
+        grouped, _ = concurrent_rate(
+            grouped_url, tmp / "data", args.writers, args.appends, "record"
+        )
+        print(
+            f"append, {args.writers} writer processes, record, {name}, with the server's group "
+            f"commit widened (commit_delay 200 us, commit_siblings 2 on the writers' sessions): "
+            f"{grouped:,.0f} appends/s; ratio to the default settings {grouped / many:.2f}",
+            flush=True,
+        )
         events, seq_rate = sequencer_rate(ctx, args.batch_size)
         print(f"sequencer, {name}: {seq_rate:,.0f} events/s integrating a backlog of {events:,}")
     # SQLite's record() is sequenced at commit: time the queue's sequencer there instead.
@@ -679,7 +707,7 @@ def batch_figures(args: argparse.Namespace, tmp: Path) -> None:
     }
     for workers in args.batch_workers:
         rates: dict[str, list[float]] = {label: [] for label in runs}
-        for _ in range(2):
+        for _ in range(args.batch_repeats):
             for label, (extra, src) in runs.items():
                 out = subprocess.run(
                     [sys.executable, "-c", _BATCH_DRIVER, str(args.batch_invoices), str(workers)],
@@ -696,7 +724,8 @@ def batch_figures(args: argparse.Namespace, tmp: Path) -> None:
             f"new log {best['new']:,.1f} invoices/s; former log in this tree (append_now) "
             f"{best['former path']:,.1f}/s, ratio {best['new'] / best['former path']:.2f}; "
             f"former tree {best['former tree']:,.1f}/s, ratio "
-            f"{best['new'] / best['former tree']:.2f} (best of 2 each, alternating; all: {every})",
+            f"{best['new'] / best['former tree']:.2f} (best of {args.batch_repeats} each, "
+            f"alternating; all: {every})",
             flush=True,
         )
 
@@ -730,6 +759,7 @@ def main() -> None:
         default=[1],
         help="comma-separated worker counts, e.g. 1,2",
     )
+    parser.add_argument("--batch-repeats", type=int, default=3)
     parser.add_argument("--old-src", type=Path, help="src folder of the former log's tree")
     parser.add_argument("--proof-events", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
@@ -775,7 +805,7 @@ def main() -> None:
             + (" --no-proofs" if args.no_proofs else "")
             + (
                 f" --batch-invoices {args.batch_invoices} --batch-workers "
-                f"{','.join(map(str, args.batch_workers))}"
+                f"{','.join(map(str, args.batch_workers))} --batch-repeats {args.batch_repeats}"
                 f" --old-src {args.old_src}"
                 if args.batch_invoices
                 else ""

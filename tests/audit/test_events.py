@@ -18,6 +18,7 @@ from evservice.audit._event import (
     check_event_fields,
     format_event_time,
     normalise_data,
+    normalised_data_bytes,
     parse_event_time,
 )
 from evservice.errors import ValidationError
@@ -187,3 +188,52 @@ def test_spliced_envelope_equals_rfc8785_of_the_whole_event(subject: str, actor:
         id=EVENT_ID, type="contract.sealed", subject=subject, actor=actor, at=AT, data=data
     )
     assert raw == rfc8785.dumps(whole)
+
+
+@pytest.mark.parametrize("text", ["inv-1\n", "system\n", "a\nb"])
+def test_a_trailing_newline_is_escaped_not_spliced(text: str) -> None:
+    """Stored fields are re-hashed as read: a newline never takes the unescaped fast path."""
+    whole = {
+        "v": 1,
+        "id": text,
+        "type": "contract.sealed",
+        "subject": text,
+        "actor": text,
+        "at": "2026-11-01T02:30:00.123456Z",
+        "data": {},
+    }
+    raw = canonical_event_bytes(
+        id=text, type="contract.sealed", subject=text, actor=text, at=AT, data={}
+    )
+    assert raw == rfc8785.dumps(whole)
+
+
+_KEYS = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,12}", fullmatch=True)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.text(max_size=40)
+    | st.text(st.characters(exclude_categories=()), max_size=8)  # controls, lone surrogates
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_the_fast_data_bytes_equal_rfc8785(raw: dict[str, Any]) -> None:
+    """What record() stores for normalised data is byte for byte the RFC 8785 library's."""
+    try:
+        data = normalise_data(raw)
+    except ValidationError:
+        return  # refused data never reaches either encoder
+    try:
+        expected = rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(ValidationError):
+            normalised_data_bytes(data)
+        return
+    assert normalised_data_bytes(data) == expected

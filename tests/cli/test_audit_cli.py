@@ -19,6 +19,7 @@ from reportlab.pdfgen import canvas
 import evservice._context
 from evservice._context import Context
 from evservice.audit import NewEvent, record_many, sequence_pending
+from evservice.audit._log import queue_many
 from evservice.cli import main
 from evservice.config import get_settings
 from evservice.store import transaction
@@ -205,8 +206,8 @@ def test_errors_exit_2_with_one_line(cli_ctx: Context, capsys: pytest.CaptureFix
 def test_sequence_once_integrates_the_queue(
     cli_ctx: Context, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with transaction(cli_ctx.engine) as session:
-        record_many(
+    with transaction(cli_ctx.engine) as session:  # queued on both back ends
+        queue_many(
             session,
             [
                 NewEvent("otp.sent", "otp-1", "system", cli_ctx.clock.now(), {"i": i})
@@ -223,7 +224,7 @@ def test_sequence_once_integrates_the_queue(
 
 def test_verify_names_a_stale_queue(cli_ctx: Context, capsys: pytest.CaptureFixture[str]) -> None:
     with transaction(cli_ctx.engine) as session:  # queued an hour ago, never integrated
-        record_many(
+        queue_many(
             session,
             [NewEvent("otp.sent", "otp-2", "system", cli_ctx.clock.now() - timedelta(hours=1), {})],
         )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from evservice import audit
 from evservice._context import Context
+from evservice.audit._log import queue_many
 from evservice.invoices import audit_check, issue, record_invoice
 
 from .test_issue import make_draft
@@ -65,9 +66,14 @@ def test_edited_document_hashes_are_caught(ctx: Context, issued: list[str]) -> N
     assert "pdf_sha256 in its row differs from its invoice.signed event" in result.summary()
 
 
-def test_an_invoice_whose_event_was_lost_is_caught(ctx: Context, issued: list[str]) -> None:
+def test_an_invoice_whose_event_was_lost_is_caught(
+    ctx: Context, issued: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A queued event dropped before integration (or an invoice row inserted by hand)."""
+    # SQLite appends in place; queue this one on both back ends, as PostgreSQL does.
+    monkeypatch.setattr(audit, "record_many", queue_many)
     pending = record_invoice(make_draft("PA01000009-2026-10"), ctx=ctx)
+    monkeypatch.undo()
     assert _verify(ctx).ok  # still queued: not missing
     _edit(ctx, "delete from audit_queue")
     result = _verify(ctx)

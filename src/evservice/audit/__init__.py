@@ -15,16 +15,20 @@ rows that disagree with their events).
 
 Queue and sequencer (as Trillian's and Tessera's sequencers do it):
 
-* :func:`record` inserts the event into the ``audit_queue`` table inside the
-  caller's transaction -- the event commits or rolls back with its change, and
-  no lock is shared between callers (the former design appended under a lock on
-  the log head held until the caller committed, so writers queued behind each
-  other). It returns at once with the event's ``id``; ``index`` is
-  :data:`UNSEQUENCED`.
+* :func:`record` writes the event inside the caller's transaction -- it commits
+  or rolls back with its change. On PostgreSQL it inserts into the
+  ``audit_queue`` table, sharing no lock with other callers (the former design
+  appended under a lock on the log head held until the caller committed, so
+  writers queued behind each other), and returns at once with the event's
+  ``id``; ``index`` is :data:`UNSEQUENCED`. On SQLite the caller's transaction
+  holds the database's one write lock already, so the event goes straight into
+  the log (leaves and nodes of the call at once) and comes back with its index;
+  only the first events of an empty log, and events recorded while others wait
+  in the queue, are queued there.
 * A sequencer (:func:`run_sequencer`, :class:`Sequencer` on a thread in the
   batch and in the portal's lifespan, ``evservice audit sequence`` alone) integrates the
   queue in batches of up to ``SequencerOptions.batch_size`` events (default
-  2,000), pausing ``interval`` (default 20 ms) after a short batch. One batch is
+  2,000), pausing ``interval`` (default 5 ms) after a short batch. One batch is
   one short transaction: delete the oldest queued rows ``RETURNING`` them, give
   them consecutive leaf indexes, compute their leaves and every subtree they
   complete at once, write events, nodes and the head. The delete and the insert
@@ -33,7 +37,7 @@ Queue and sequencer (as Trillian's and Tessera's sequencers do it):
   time: a transaction-scoped PostgreSQL advisory lock (keyed on the schema;
   others get "busy" at once and retry), on SQLite the write lock the
   IMMEDIATE transaction holds. After its first batch, and then once a minute
-  (``checkpoint_every``), it signs a checkpoint.
+  (``checkpoint_every``) while the log grows, it signs a checkpoint.
 * :func:`wait_sequenced` (bounded), :func:`sequence_pending`,
   :func:`publish_checkpoint` and the proof functions integrate the queue
   themselves when no other sequencer is at work, so nothing depends on a

@@ -24,6 +24,7 @@ with a :class:`~evservice.errors.ValidationError` naming the key.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ __all__ = [
     "canonical_event_bytes",
     "format_event_time",
     "normalise_data",
+    "normalised_data_bytes",
     "parse_event_time",
 ]
 
@@ -225,7 +227,7 @@ def check_event_fields(type: str, subject: str, actor: str) -> None:
     _check_label(actor, "actor", 128)
 
 
-_PLAIN_RE = re.compile(r"^[A-Za-z0-9_.:\-]*$")
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_.:\-]*\Z")  # \Z: no trailing newline
 
 
 def _plain(text: str) -> bytes:
@@ -239,6 +241,25 @@ def canonical_data_bytes(data: Mapping[str, Any]) -> bytes:
         return rfc8785.dumps(data)
     except rfc8785.CanonicalizationError as exc:
         raise ValidationError("data", f"cannot be canonicalised: {exc}") from exc
+
+
+#: The C JSON encoder, set up so that its output for *normalised* data is RFC 8785:
+#: members sorted (keys are ASCII identifiers, so code-point order is UTF-16 order),
+#: no spaces, UTF-8 as is, the same short escapes and lower-case \u00xx for other
+#: controls, integers within 2**53 written the same way; floats never reach it.
+_JSON_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+def normalised_data_bytes(data: Mapping[str, Any]) -> bytes:
+    """:func:`canonical_data_bytes` of what :func:`normalise_data` returned, about ten
+    times faster (tested equal on generated data); anything unusual (a lone surrogate)
+    goes to the RFC 8785 library, which decides."""
+    try:
+        return _JSON_ENCODER.encode(data).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return canonical_data_bytes(data)
 
 
 def canonical_event_bytes(
@@ -266,7 +287,7 @@ def canonical_event_bytes(
     raw = b"".join(
         (
             b'{"actor":',
-            text(actor),
+            _plain(actor) if _PLAIN_RE.match(actor) else text(actor),
             b',"at":',
             _plain(format_event_time(at)),
             b',"data":',
@@ -274,7 +295,7 @@ def canonical_event_bytes(
             b',"id":',
             _plain(id) if _PLAIN_RE.match(id) else text(id),
             b',"subject":',
-            text(subject),
+            _plain(subject) if _PLAIN_RE.match(subject) else text(subject),
             b',"type":',
             _plain(type) if _PLAIN_RE.match(type) else text(type),
             b',"v":%d}' % version,

@@ -38,10 +38,10 @@ from evservice._context import Context, resolve
 from evservice.audit._event import (
     EVENT_SCHEMA_VERSION,
     AuditRecord,
-    canonical_data_bytes,
     canonical_event_bytes,
     check_event_fields,
     normalise_data,
+    normalised_data_bytes,
 )
 from evservice.audit._merkle import (
     Frontier,
@@ -133,7 +133,7 @@ def _prepare(event: NewEvent, prefix: str) -> tuple[dict[str, Any], AuditRecord]
         raise ValidationError(f"{prefix}{field}", exc.reason) from exc
     data = normalise_data(event.data, f"{prefix}data")
     event_id = str(uuid.uuid4())
-    data_bytes = canonical_data_bytes(data)
+    data_bytes = normalised_data_bytes(data)
     raw = canonical_event_bytes(
         id=event_id,
         type=event.type,
@@ -222,16 +222,18 @@ def record(
     at: datetime,
     data: Mapping[str, Any],
 ) -> AuditRecord:
-    """Queue one event inside the caller's open transaction and return it (not yet indexed).
+    """Record one event inside the caller's open transaction and return it.
 
     ``type`` is a dotted lower-case name (``invoice.issued``), ``subject`` the
     document or challenge id, ``actor`` who acted (``system``, ``customer``,
     ``operator:<name>``), ``at`` an aware time, ``data`` hashes and masked
     values only (raw e-mails, phone numbers and codes are refused, naming the
     key). The event commits or rolls back with the caller's transaction; it
-    takes no lock, so call it anywhere in the transaction. The record's ``id``
-    is known at once, its ``index`` is :data:`UNSEQUENCED` until a sequencer
-    integrates it (:func:`~evservice.audit.wait_sequenced`).
+    takes no lock beyond the back end's own (see :func:`record_many`), so call
+    it anywhere in the transaction. The record's ``id`` is known at once; on
+    PostgreSQL its ``index`` is :data:`UNSEQUENCED` until a sequencer
+    integrates it (:func:`~evservice.audit.wait_sequenced`), on SQLite it is
+    usually the leaf index already.
     """
     return record_many(session, [NewEvent(type, subject, actor, at, data)])[0]
 

@@ -85,7 +85,7 @@ T = TypeVar("T")
 #: Events integrated per transaction at most.
 DEFAULT_BATCH_SIZE = 2000
 #: How long a sequencer sleeps when the queue had less than a full batch.
-DEFAULT_INTERVAL = timedelta(milliseconds=20)
+DEFAULT_INTERVAL = timedelta(milliseconds=5)
 #: A sequencer signs a checkpoint when the newest is older than this.
 DEFAULT_CHECKPOINT_EVERY = timedelta(minutes=1)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC
 from typing import Any, cast
 
@@ -235,7 +234,11 @@ def append_in_place(
                 values["data"],
             )
         )
-        records.append(replace(rec, index=index))
+        records.append(
+            AuditRecord(
+                index, rec.id, rec.type, rec.subject, rec.actor, rec.at, rec.data, rec.leaf_hash
+            )
+        )
     cursor.executemany(_SQLITE_EVENTS, event_rows)
     cursor.executemany(_SQLITE_NODES, node_rows)
     cursor.execute(_SQLITE_SET_HEAD, (frontier.size, frontier.to_bytes()))
