@@ -31,9 +31,9 @@ from sqlmodel import Session, col, or_, select
 from evservice import audit
 from evservice._context import Context, resolve
 from evservice._files import write_atomically
-from evservice.errors import DeliveryError, StoreError, ValidationError
+from evservice.errors import DeliveryError, DocumentError, StoreError, ValidationError
 from evservice.store import transaction
-from evservice.tax._coded import CODE, record_code
+from evservice.tax._coded import CODE, check_returned, record_code
 from evservice.tax._format import XML_VERSION, put
 from evservice.tax._gateway import Outgoing, Response, TaxGateway, open_gateway
 from evservice.tax._tables import TaxMessageRow, TaxResponseRow
@@ -224,6 +224,10 @@ def _apply(ctx: Context, response: Response) -> str:
                 return "unknown"
             if response.type == "202" and response.accepted and row.type == "200":
                 response = _coded_answer(session, ctx, row, response, now)
+            elif response.type == "204" and row.type == "200":
+                # 01/TB-KTDL answering an invoice sent for a code: not given one.
+                refusal = response.reasons or ("Hóa đơn không đủ điều kiện cấp mã",)
+                response = replace(response, accepted=False, reasons=refusal)
             reasons = json.dumps(list(response.reasons), ensure_ascii=False)
             session.add(
                 TaxResponseRow(
@@ -251,7 +255,12 @@ def _apply(ctx: Context, response: Response) -> str:
 def _coded_answer(
     session: Session, ctx: Context, row: TaxMessageRow, response: Response, now: datetime
 ) -> Response:
-    """Store a 202's code and write the coded XML; a 202 without a usable code is a refusal."""
+    """Store a 202's code and its coded XML; a 202 without a usable code is a refusal.
+
+    The authority's returned ``HDon`` (signed in ``DSCKS/CQT``) becomes the
+    document of record once :func:`check_returned` accepts it; a returned
+    invoice that fails the check is a refusal naming why (nothing is stored).
+    """
     if response.code is None or not CODE.match(response.code):
         reason = "Thông điệp 202 không có mã hợp lệ của cơ quan thuế"
         return replace(response, accepted=False, reasons=(*response.reasons, reason))
@@ -259,10 +268,19 @@ def _coded_answer(
     invoice = envelope.find("DLieu/HDon")
     if invoice is None:
         raise StoreError(f"message {row.id} holds no invoice")
-    xml = bytes(etree.tostring(invoice, encoding="UTF-8"))
-    sha = record_code(session, ctx, row.subject_id, response.code, xml, now)
+    xml = bytes(etree.tostring(invoice, encoding="UTF-8", with_tail=False))
+    if response.invoice is not None:
+        try:
+            check_returned(xml, response.invoice, response.code)
+        except DocumentError as exc:
+            reason = f"Hóa đơn cơ quan thuế trả về không dùng được: {exc}"
+            return replace(response, accepted=False, reasons=(*response.reasons, reason[:300]))
+    sha = record_code(
+        session, ctx, row.subject_id, response.code, xml, now, returned=response.invoice
+    )
     if sha is not None:
-        _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha)
+        _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha,
+               authority_signed=response.invoice is not None)  # fmt: skip
     return response
 
 
