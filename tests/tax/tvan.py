@@ -4,7 +4,8 @@
 and, by ``mode``, answers HTTP 202 (``accept``, ``reject``: the authority then
 refuses with a reason), 400 with a JSON reason (``refuse``), or holds the
 connection for ``stall`` seconds after keeping it (``stall-once``: only the first
-POST; ``stall``: always). ``GET /messages/<id>``: 200 held, 404 unknown.
+POST; ``stall``: always), or keeps it and refuses it in the technical receipt
+(``unreadable``: a 999 with ``TTTNhan`` 1). ``GET /messages/<id>``: 200 held, 404 unknown.
 ``GET /responses``: every answer so far, each twice (duplicates on purpose),
 or none while ``silent``.
 
@@ -37,6 +38,7 @@ from evservice.signing import DocumentSigner
 from .authority import code_invoice, new_code
 
 REASON = "Mã số thuế người mua không đúng định dạng"
+RECEIPT_REASON = "Thông điệp không đúng định dạng quy định"
 
 
 def _general(message_id: str, kind: str) -> str:
@@ -90,6 +92,7 @@ class TVan:
     lock: threading.Lock = field(default_factory=threading.Lock)
     authority: DocumentSigner | None = None  # signs the 202s; without it, 200s get a 204
     codes: dict[str, str] = field(default_factory=dict)  # message id -> MCCQT given
+    answers_kept: int | None = None  # per message, only its first n answers while set
 
     def _result(self, message_id: str, body: bytes) -> str:
         reason = REASON if self.mode == "reject" else None
@@ -107,6 +110,19 @@ class TVan:
         signed = code_invoice(etree.tostring(invoice), code, self.authority, when)
         return coded_xml(message_id, signed)
 
+    def shown(self) -> list[str]:
+        """The answers /responses gives now (the lock held)."""
+        if self.answers_kept is None:
+            return list(self.answers)
+        seen: Counter[str] = Counter()
+        shown = []
+        for answer in self.answers:
+            about = answer.split("<MTDTChieu>", 1)[1].split("<", 1)[0]
+            seen[about] += 1
+            if seen[about] <= self.answers_kept:
+                shown.append(answer)
+        return shown
+
     def keep(self, message_id: str, body: bytes) -> bool:
         """Count the POST; True if it is new."""
         with self.lock:
@@ -114,6 +130,9 @@ class TVan:
             if message_id in self.held:
                 return False
             self.held[message_id] = body
+            if self.mode == "unreadable":  # the receipt refuses it: no result follows
+                self.answers.append(receipt_xml(message_id, RECEIPT_REASON))
+                return True
             self.answers.append(receipt_xml(message_id))
             self.answers.append(self._result(message_id, body))
             return True
@@ -155,7 +174,7 @@ def _handler(tvan: TVan) -> type[BaseHTTPRequestHandler]:
                 self._reply(200 if known else 404, {})
             elif self.path == "/responses":
                 with tvan.lock:
-                    answers = [] if tvan.silent else [a for a in tvan.answers for _ in (1, 2)]
+                    answers = [] if tvan.silent else [a for a in tvan.shown() for _ in (1, 2)]
                 self._reply(200, answers)
             else:
                 self._reply(404, {})
