@@ -10,12 +10,18 @@ reached the far side (a timeout; a kill while ``sending``, found once its lease
 runs out): before sending it again the outbox asks the gateway whether it
 already holds that id, so the same id is never sent twice. Then the answers
 are polled and each response id is applied once (duplicates are dropped by
-the ``tax_response`` key). Every submission and every answer appends an audit
-event in the same transaction.
+the ``tax_response`` key). Every step appends an audit event on the message's
+subject (the table, notice or invoice) in the transaction of the change:
+``tax.message.queued`` (with the envelope's SHA-256), ``.submitted`` (the gateway
+took it, or already held it), ``.deferred`` (an attempt failed, retried later),
+``.rejected`` (the gateway refused it), ``.failed`` (attempts used up) and
+``.answered`` (each answer applied, its type and verdict: the 999 receipt and
+the result alike); a duplicate answer adds none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -137,6 +143,11 @@ def enqueue(
             status="queued", max_attempts=MAX_ATTEMPTS, created_at=now, next_attempt_at=now,
         )
     )  # fmt: skip
+    audit.record(
+        session, type="tax.message.queued", subject=subject_id, actor="system", at=now,
+        data={"message": message_id, "type": kind,
+              "xml_sha256": hashlib.sha256(xml).hexdigest()},
+    )  # fmt: skip
     session.flush()
     return message_id
 
@@ -208,6 +219,8 @@ def _after_attempt(
         else:
             row.status, row.last_error = "queued", str(error)[:500]
             row.next_attempt_at = now + timedelta(minutes=min(2 ** (row.attempts - 1), 60))
+            _event(session, row, "tax.message.deferred", now, attempts=row.attempts,
+                   next_attempt_at=row.next_attempt_at)  # fmt: skip
             outcome = "retrying"
         session.add(row)
     return outcome
