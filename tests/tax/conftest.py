@@ -20,6 +20,8 @@ from evservice.invoices import (
     replace,
 )
 
+from .authority import Authority, make_authority
+
 SELLER_SETTINGS = {
     "seller_name": "Tổng công ty Điện lực TP Hà Nội",
     "seller_tax_code": "0100101114",
@@ -88,3 +90,9 @@ def tctx(settings: Settings, clock: ManualClock) -> Context:
 @pytest.fixture
 def month(tctx: Context, tmp_path: Path) -> Month:
     return make_month(tctx, tmp_path, customers=30)
+
+
+@pytest.fixture(scope="session")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    """The test tax authority's root CA and signing certificate (made once)."""
+    return make_authority(tmp_path_factory.mktemp("authority"))

@@ -96,13 +96,13 @@ def test_the_month_is_split_signed_valid_and_adds_up_to_the_batch(month: Month) 
     original = by_number[(month.replaced.invoice.draft.series, str(month.replaced.number))]
     assert original.findtext("TThai") == "0"
 
-    # One audit event per table, provable offline.
+    # One audit event per table (and its message's), provable offline.
     key = audit.log_public_key_string(ctx.settings)
     for table in build.tables:
         proof = audit.verify_bundle(audit.prove_subject(table.id, ctx), key)
         assert proof.ok, proof.summary()
-        (event,) = proof.events
-        assert event.type == "tax.summary.built"
+        assert [e.type for e in proof.events] == ["tax.summary.built", "tax.message.queued"]
+        event = proof.events[0]
         assert event.data["xml_sha256"] == table.xml_sha256
         assert event.data["rows"] == table.rows
 

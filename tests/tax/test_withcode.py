@@ -144,8 +144,8 @@ def test_coded_invoices_wait_then_are_delivered_once_with_the_code(
     assert embedded is not None
     assert embedded.same_as_signed
     assert all(s.ok for s in embedded.signatures)  # the seller's XML signature still holds
-    # The code itself is outside the seller's signature (the authority's own signature,
-    # DSCKS/CQT, is not kept yet), and the verifier says so.
+    # These 202s give only the code, no authority-signed invoice (test_authority has
+    # those): the code put in by us is outside every signature, and the verifier says so.
     assert embedded.content is not None
     assert embedded.content.uncovered == ("HDon/MCCQT",)
     assert codes[some].encode() in xml

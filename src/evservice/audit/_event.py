@@ -77,6 +77,16 @@ EVENT_TYPES: Mapping[str, str] = {
     "contract.declined": "the customer declined the contract",
     "contract.expired": "no consent came in time",
     "contract.voided": "the contract was voided",
+    "tax.summary.built": "a data summary table (01/TH-HĐĐT) was signed and stored (SHA-256)",
+    "tax.notice.built": "a notice of an invoice with errors (04/SS-HĐĐT) was signed and stored",
+    "tax.message.queued": "a message to the tax authority was queued (type, envelope SHA-256)",
+    "tax.message.submitted": "the gateway took the message (or already held it)",
+    "tax.message.deferred": "an attempt to send the message failed; it is retried later",
+    "tax.message.rejected": "the gateway refused the message",
+    "tax.message.failed": "the message could not be sent in the attempts allowed",
+    "tax.message.answered": "an answer of the tax authority was applied (type, accepted or not)",
+    "tax.invoice.coded": "the authority's code came back; the coded XML was stored (SHA-256)",
+    "tax.invoice.delivered": "a coded invoice's e-mail and SMS were queued in the outbox",
 }
 
 JSON: TypeAlias = (

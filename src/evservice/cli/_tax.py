@@ -116,7 +116,9 @@ def send_command(
     """Queue the invoices of coded series for their code, submit the queued messages (each
     once), apply the answers (each once), then deliver the invoices whose code came back.
 
-    Exits 1 while messages wait for another attempt or have failed.
+    Exits 1 while messages wait for another attempt or have failed, or when a coded
+    invoice could not be delivered (its coded XML missing or damaged: named on
+    stderr with the reason and left pending; the others are delivered).
     """
     ctx = context()
     queued = queue_coded(ctx)
@@ -124,7 +126,7 @@ def send_command(
     delivered = deliver_coded(ctx) if deliver else CodedDelivery()
     if as_json:
         echo_json({**report.__dict__, "queued_for_code": len(queued),
-                   "coded_delivered": delivered.__dict__})  # fmt: skip
+                   "coded_delivered": delivered.to_dict()})  # fmt: skip
     else:
         typer.echo(
             f"queued for code {len(queued)}, "
@@ -134,7 +136,9 @@ def send_command(
             f"coded invoices delivered {delivered.invoices} (e-mail {delivered.emails}, "
             f"SMS {delivered.sms}, undeliverable {delivered.undeliverable})"
         )
-    if report.retrying or report.failed:
+    for label, reason in delivered.failed:
+        typer.echo(f"not delivered, left pending: {label}: {reason}", err=True)
+    if report.retrying or report.failed or delivered.failed:
         raise typer.Exit(1)
 
 

@@ -7,12 +7,16 @@ A message is a ``TDiep`` (the transport envelope of the v2.0.x formats)::
       DLieu    the signed BTHDLieu (MLTDiep 400) or TBao (MLTDiep 300)
 
 and the authority answers with ``TDiep`` messages whose ``MTDTChieu`` names
-ours: 999 (technical receipt: ``TTTNhan`` 0 received, 1 refused), 202 (an
-invoice sent for a code, with its ``MCCQT``), 204 (result
-of checking the summary data), 301 (result of the 04/SS notice). We read a
-result as accepted unless it lists reasons (``DSLDKCNhan/LDo/MTLoi``, or
-``DSLDo/LDo/MTa`` in a 999) -- a simplification of the formats, written down
-in the README.
+ours: 999 (technical receipt, ``DLieu/TBao``: ``TTTNhan`` 0 received, 1 refused
+with ``DSLDo/LDo/MTa``), 202 (an invoice sent for a code given one: the
+invoice itself back in ``DLieu/HDon``, with ``MCCQT`` and the authority's
+signature in ``DSCKS/CQT``; :attr:`Response.invoice`), 204 (01/TB-KTDL, the
+result of checking the data: a summary table's, or the refusal of an invoice
+sent for a code), 301 (result of the 04/SS notice). We read a result as
+accepted unless it lists reasons (``DSLDKCNhan/LDo/MTLoi``, or ``DSLDo/LDo/MTa``
+in a 999) -- a simplification of the formats, written down in the README; a
+204 answering an invoice sent for a code is a refusal whatever it lists
+(:mod:`._outbox`).
 
 A gateway offers ``submit`` (idempotent on the far side by ``MTDiep``),
 ``known`` (has the far side this message id? asked before a resend whose first
@@ -71,6 +75,9 @@ class Response:
     accepted: bool
     reasons: tuple[str, ...] = ()
     code: str | None = None  # MCCQT, in a 202 (result of an invoice sent for a code)
+    #: The invoice a 202 returns (``DLieu/HDon``: ours, with ``MCCQT`` and the
+    #: authority's signature in ``DSCKS/CQT``), as the bytes of that element.
+    invoice: bytes | None = field(default=None, repr=False)
 
 
 @runtime_checkable
@@ -116,8 +123,14 @@ def parse_response(data: bytes) -> Response:
     reasons += [
         (r.text or "").strip() for r in root.iterfind(".//LDo/MTa") if (r.text or "").strip()
     ]
-    refused = _text(root, "DLieu/TBao/DLTBao/TTTNhan") == "1"
+    refused = "1" in (_text(root, "DLieu/TBao/TTTNhan"), _text(root, "DLieu/TBao/DLTBao/TTTNhan"))
     code = (root.findtext(".//MCCQT") or "").strip() or None
+    returned = root.find("DLieu/HDon")
+    invoice = (
+        None
+        if returned is None
+        else bytes(etree.tostring(returned, encoding="UTF-8", with_tail=False))
+    )
     return Response(
         id=ident[:46],
         message_id=about[:46],
@@ -125,6 +138,7 @@ def parse_response(data: bytes) -> Response:
         accepted=not reasons and not refused,
         reasons=tuple(reasons),
         code=code,
+        invoice=invoice,
     )
 
 

@@ -10,12 +10,18 @@ reached the far side (a timeout; a kill while ``sending``, found once its lease
 runs out): before sending it again the outbox asks the gateway whether it
 already holds that id, so the same id is never sent twice. Then the answers
 are polled and each response id is applied once (duplicates are dropped by
-the ``tax_response`` key). Every submission and every answer appends an audit
-event in the same transaction.
+the ``tax_response`` key). Every step appends an audit event on the message's
+subject (the table, notice or invoice) in the transaction of the change:
+``tax.message.queued`` (with the envelope's SHA-256), ``.submitted`` (the gateway
+took it, or already held it), ``.deferred`` (an attempt failed, retried later),
+``.rejected`` (the gateway refused it), ``.failed`` (attempts used up) and
+``.answered`` (each answer applied, its type and verdict: the 999 receipt and
+the result alike); a duplicate answer adds none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -31,9 +37,9 @@ from sqlmodel import Session, col, or_, select
 from evservice import audit
 from evservice._context import Context, resolve
 from evservice._files import write_atomically
-from evservice.errors import DeliveryError, StoreError, ValidationError
+from evservice.errors import DeliveryError, DocumentError, StoreError, ValidationError
 from evservice.store import transaction
-from evservice.tax._coded import CODE, record_code
+from evservice.tax._coded import CODE, check_returned, record_code
 from evservice.tax._format import XML_VERSION, put
 from evservice.tax._gateway import Outgoing, Response, TaxGateway, open_gateway
 from evservice.tax._tables import TaxMessageRow, TaxResponseRow
@@ -137,6 +143,11 @@ def enqueue(
             status="queued", max_attempts=MAX_ATTEMPTS, created_at=now, next_attempt_at=now,
         )
     )  # fmt: skip
+    audit.record(
+        session, type="tax.message.queued", subject=subject_id, actor="system", at=now,
+        data={"message": message_id, "type": kind,
+              "xml_sha256": hashlib.sha256(xml).hexdigest()},
+    )  # fmt: skip
     session.flush()
     return message_id
 
@@ -208,6 +219,8 @@ def _after_attempt(
         else:
             row.status, row.last_error = "queued", str(error)[:500]
             row.next_attempt_at = now + timedelta(minutes=min(2 ** (row.attempts - 1), 60))
+            _event(session, row, "tax.message.deferred", now, attempts=row.attempts,
+                   next_attempt_at=row.next_attempt_at)  # fmt: skip
             outcome = "retrying"
         session.add(row)
     return outcome
@@ -224,6 +237,10 @@ def _apply(ctx: Context, response: Response) -> str:
                 return "unknown"
             if response.type == "202" and response.accepted and row.type == "200":
                 response = _coded_answer(session, ctx, row, response, now)
+            elif response.type == "204" and row.type == "200":
+                # 01/TB-KTDL answering an invoice sent for a code: not given one.
+                refusal = response.reasons or ("Hóa đơn không đủ điều kiện cấp mã",)
+                response = replace(response, accepted=False, reasons=refusal)
             reasons = json.dumps(list(response.reasons), ensure_ascii=False)
             session.add(
                 TaxResponseRow(
@@ -251,7 +268,12 @@ def _apply(ctx: Context, response: Response) -> str:
 def _coded_answer(
     session: Session, ctx: Context, row: TaxMessageRow, response: Response, now: datetime
 ) -> Response:
-    """Store a 202's code and write the coded XML; a 202 without a usable code is a refusal."""
+    """Store a 202's code and its coded XML; a 202 without a usable code is a refusal.
+
+    The authority's returned ``HDon`` (signed in ``DSCKS/CQT``) becomes the
+    document of record once :func:`check_returned` accepts it; a returned
+    invoice that fails the check is a refusal naming why (nothing is stored).
+    """
     if response.code is None or not CODE.match(response.code):
         reason = "Thông điệp 202 không có mã hợp lệ của cơ quan thuế"
         return replace(response, accepted=False, reasons=(*response.reasons, reason))
@@ -259,10 +281,19 @@ def _coded_answer(
     invoice = envelope.find("DLieu/HDon")
     if invoice is None:
         raise StoreError(f"message {row.id} holds no invoice")
-    xml = bytes(etree.tostring(invoice, encoding="UTF-8"))
-    sha = record_code(session, ctx, row.subject_id, response.code, xml, now)
+    xml = bytes(etree.tostring(invoice, encoding="UTF-8", with_tail=False))
+    if response.invoice is not None:
+        try:
+            check_returned(xml, response.invoice, response.code)
+        except DocumentError as exc:
+            reason = f"Hóa đơn cơ quan thuế trả về không dùng được: {exc}"
+            return replace(response, accepted=False, reasons=(*response.reasons, reason[:300]))
+    sha = record_code(
+        session, ctx, row.subject_id, response.code, xml, now, returned=response.invoice
+    )
     if sha is not None:
-        _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha)
+        _event(session, row, "tax.invoice.coded", now, code=response.code, xml_sha256=sha,
+               authority_signed=response.invoice is not None)  # fmt: skip
     return response
 
 

@@ -138,7 +138,10 @@ class TaxInvoiceCodeRow(SQLModel, table=True):
     ``coded_xml_path`` and ``coded_pdf_path`` are the invoice's documents of
     record once coded (the XML with ``MCCQT``; the PDF printing it, carrying that
     XML, signed again by the seller); ``delivered_at`` is set in the transaction
-    that queues the customer's e-mail and SMS, so they are queued once.
+    that queues the customer's e-mail and SMS, so they are queued once. The
+    coded XML is the authority's own returned ``HDon``, signed by it in
+    ``DSCKS/CQT`` (``authority_signed``), when the 202 carried it; otherwise
+    ours with the code put in. ``coded_xml_sha256`` is checked before delivery.
     """
 
     __tablename__ = "tax_invoice_code"
@@ -148,4 +151,6 @@ class TaxInvoiceCodeRow(SQLModel, table=True):
     coded_xml_path: str | None = Field(default=None, max_length=500)
     received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     coded_pdf_path: str | None = Field(default=None, max_length=500)
+    coded_xml_sha256: str | None = Field(default=None, max_length=64)
+    authority_signed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

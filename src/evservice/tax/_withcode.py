@@ -26,6 +26,7 @@ deliver invoices of coded series (:mod:`evservice.batch._notices`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,8 +40,9 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice.delivery import Message, invoice_email, invoice_sms
 from evservice.delivery import enqueue as enqueue_message
-from evservice.errors import DocumentError, StoreError, ValidationError
+from evservice.errors import DocumentError, SigningError, StoreError, ValidationError
 from evservice.invoices import IssuedInvoice, get, list_invoices, render_coded_pdf
+from evservice.signing import parse_xml
 from evservice.store import transaction
 from evservice.tax._format import taxpayer
 from evservice.tax._outbox import enqueue
@@ -139,12 +141,24 @@ def queue_coded(ctx: Context | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class CodedDelivery:
-    """What one :func:`deliver_coded` did: invoices handed over, messages queued."""
+    """What one :func:`deliver_coded` did: invoices handed over, messages queued.
+
+    ``failed`` names the invoices left pending, with why (their coded XML is
+    missing, unreadable, not the file stored, or its PDF could not be made).
+    """
 
     invoices: int = 0
     emails: int = 0
     sms: int = 0
     undeliverable: int = 0
+    failed: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "invoices": self.invoices, "emails": self.emails, "sms": self.sms,
+            "undeliverable": self.undeliverable,
+            "failed": [{"invoice": label, "reason": reason} for label, reason in self.failed],
+        }  # fmt: skip
 
 
 def _messages(
@@ -180,15 +194,37 @@ def _messages(
     return messages, undeliverable
 
 
+def _coded_xml(ctx: Context, row: TaxInvoiceCodeRow) -> bytes:
+    """The coded XML of record, checked: readable, the file stored, an HDon with the code."""
+    path = ctx.data_dir / (row.coded_xml_path or "")
+    try:
+        xml = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read the coded XML {path.name}: {exc.strerror}") from exc
+    try:
+        root = parse_xml(xml)
+    except DocumentError as exc:
+        raise DocumentError(f"the coded XML {path.name} is damaged: {exc}") from exc
+    if row.coded_xml_sha256 and hashlib.sha256(xml).hexdigest() != row.coded_xml_sha256:
+        raise DocumentError(f"the coded XML {path.name} is not the one stored (SHA-256 differs)")
+    if root.tag != "HDon" or (root.findtext("MCCQT") or "").strip() != row.code:
+        raise DocumentError(f"the coded XML {path.name} is not an HDon carrying its code")
+    return xml
+
+
+def _label(ctx: Context, invoice_id: str) -> str:
+    try:
+        return get(invoice_id, ctx=ctx).label
+    except (ValidationError, StoreError):
+        return invoice_id
+
+
 def _deliver_one(ctx: Context, row: TaxInvoiceCodeRow) -> tuple[list[str], int] | None:
     """Render, store and queue one coded invoice; the kinds queued, or None if done before."""
     if row.code is None or row.coded_xml_path is None:
         raise StoreError(f"invoice {row.invoice_id} has no code to deliver")
     issued = get(row.invoice_id, ctx=ctx)
-    try:
-        xml = (ctx.data_dir / row.coded_xml_path).read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"cannot read the coded XML of {issued.label}: {exc.strerror}") from exc
+    xml = _coded_xml(ctx, row)
     pdf = render_coded_pdf(issued.invoice, xml, row.code, ctx=ctx)
     messages, undeliverable = _messages(ctx, issued, pdf, xml)
     relative = Path(row.coded_xml_path).with_suffix(".pdf")
@@ -220,6 +256,11 @@ def deliver_coded(ctx: Context | None = None, *, limit: int = 1000) -> CodedDeli
     outbox, due ``EVSERVICE_PAYMENT_DUE_DAYS`` after the issue date. The row's
     ``delivered_at``, the outbox rows and the ``tax.invoice.delivered`` event
     share one transaction: a rerun or a twin process queues nothing twice.
+
+    An invoice whose coded XML is missing, unreadable, not the file stored
+    (its SHA-256) or not an ``HDon`` with its code stops nothing: it is named
+    in :attr:`CodedDelivery.failed` with the reason and left pending, and the
+    others are delivered.
     """
     ctx = resolve(ctx)
     if not 1 <= limit <= 10_000:
@@ -235,8 +276,13 @@ def deliver_coded(ctx: Context | None = None, *, limit: int = 1000) -> CodedDeli
     with transaction(ctx.engine) as session:
         rows: Sequence[TaxInvoiceCodeRow] = session.exec(query).all()
     invoices = emails = sms = undeliverable = 0
+    failed: list[tuple[str, str]] = []
     for row in rows:
-        done = _deliver_one(ctx, row)
+        try:
+            done = _deliver_one(ctx, row)
+        except (DocumentError, ValidationError, SigningError) as exc:
+            failed.append((_label(ctx, row.invoice_id), str(exc)[:300]))  # left pending
+            continue
         if done is None:
             continue
         kinds, bad = done
@@ -244,4 +290,7 @@ def deliver_coded(ctx: Context | None = None, *, limit: int = 1000) -> CodedDeli
         emails += kinds.count("email")
         sms += kinds.count("sms")
         undeliverable += bad
-    return CodedDelivery(invoices=invoices, emails=emails, sms=sms, undeliverable=undeliverable)
+    return CodedDelivery(
+        invoices=invoices, emails=emails, sms=sms, undeliverable=undeliverable,
+        failed=tuple(failed),
+    )  # fmt: skip

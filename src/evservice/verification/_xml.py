@@ -10,6 +10,9 @@ and trust (the certificate chains to a configured root at the claimed ``SigningT
 The seller's signature must cover ``HDon/DLHDon`` itself: a signature over anything
 else (a wrapping attack, or a Reference to a decoy element) signs nothing we read.
 
+A coded invoice carries the tax authority's signature too (``DSCKS/CQT``, over
+``HDon/MCCQT``): it must cover the code, which is then reported with the signed values.
+
 Then the document as a whole: what lies outside every signature
 (:mod:`._coverage`) and the invoice read from the signed bytes only, with its totals
 (:mod:`._content`). Nothing here raises for a bad document or a damaged certificate.
@@ -68,6 +71,8 @@ class XmlExamination:
     #: ``HDon/DLHDon`` when the seller's signature covers it (its values are reported).
     signed_content: etree._Element | None = None
     content: SignedContentReport | None = None
+    #: ``HDon/MCCQT`` when an intact authority signature (``DSCKS/CQT``) covers it.
+    code: str | None = None
 
 
 def _local(element: etree._Element) -> str:
@@ -131,6 +136,24 @@ def _report(
     )
 
 
+def _authority(
+    check: XmlSignatureCheck, report: SignatureReport, marks: list[etree._Element]
+) -> tuple[SignatureReport, str | None]:
+    """The tax authority's signature (``DSCKS/CQT``) must cover ``HDon/MCCQT``; the code it signs.
+
+    The format has the authority sign ``HDon/MCCQT`` and its own ``SigningTime``; the
+    seller's signature keeps covering ``DLHDon``. So a coded invoice is whole when both
+    hold: nothing is left unsigned, and the code is reported as the authority signed it.
+    """
+    if len(marks) == 1 and check.covers(marks[0]):
+        signed = check.intact and check.signature_value_ok
+        return report, (marks[0].text or "").strip() if signed else None
+    problem = "the tax authority's signature does not cover HDon/MCCQT (the code)"
+    if len(marks) > 1:
+        problem = "the invoice carries more than one HDon/MCCQT"
+    return dataclasses.replace(report, valid=False, problems=(*report.problems, problem)), None
+
+
 def _broken(sig: etree._Element, exc: Exception) -> SignatureReport:
     return SignatureReport(
         kind="xml",
@@ -156,6 +179,7 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
     contents = [c for c in root if _local(c) == "DLHDon"]  # one, unless someone added one
     if not contents:
         found.problems.append("the XML has no HDon/DLHDon (the invoice data)")
+    marks = [c for c in root if _local(c) == "MCCQT"]  # the authority's code, if coded
     covered: list[etree._Element] = []
     seller_found = False
     sellers: list[int] = []  # indexes of the seller's signatures in found.reports
@@ -171,6 +195,9 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
         except Exception as exc:  # verify never raises: a damaged part is a finding
             found.reports.append(_broken(sig, exc))
             continue
+        if owner == "CQT":
+            report, code = _authority(check, report, marks)
+            found.code = code or found.code
         found.reports.append(report)
         if check.intact and check.signature_value_ok:
             covered.extend(check.covered)
@@ -183,6 +210,8 @@ def examine_invoice_xml(root: etree._Element, options: VerifyOptions) -> XmlExam
     findings: list[str] = []
     if found.signed_content is not None:
         values, rounding, findings = read_signed_invoice(found.signed_content)
+        if found.code is not None:
+            values = (*values, ("MCCQT", found.code))
         seller_tax_code = dict(values).get("NDHDon.NBan.MST") or None
         for index in sellers:
             report = found.reports[index]
