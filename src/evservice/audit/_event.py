@@ -75,7 +75,7 @@ EVENT_TYPES: Mapping[str, str] = {
     "contract.declined": "the customer declined the contract",
     "contract.expired": "no consent came in time",
     "contract.voided": "the contract was voided",
-    "privacy.forgotten": "a person's data keys were destroyed on request (their blind index, counts)",
+    "privacy.forgotten": "a person's data keys were destroyed on request (blind index, counts)",
     "privacy.rotated": "the data keys were rotated (values sealed again, keys retired)",
 }
 
