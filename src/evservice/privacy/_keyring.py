@@ -61,6 +61,8 @@ RETENTION_SCOPE = "retention"
 INDEX_SCOPE = "index"
 KEYS: sa.Table = PrivacyKey.__table__  # type: ignore[attr-defined]
 _PENDING = "evservice.privacy.pending"
+_READ_KEY_QMARK = "SELECT id, scope, wrapped FROM privacy_key WHERE id = ?"
+_READ_KEY_FORMAT = "SELECT id, scope, wrapped FROM privacy_key WHERE id = %s"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class DataKey:
     scope: str
     aead: AESGCM
     raw: bytes
+
+
+@dataclass(frozen=True)
+class _KeyRow:
+    id: str
+    scope: str
+    wrapped: bytes | None
 
 
 def normalise_identity(identity: str, field: str = "customer") -> str:
@@ -117,6 +126,9 @@ class Keyring:
         self._ctx = ctx
         self._keys: dict[str, tuple[DataKey | None, float]] = {}
         self._current: dict[str, tuple[DataKey, float]] = {}
+        # Keys made in transactions not yet committed: they open what those
+        # transactions sealed (read back before the commit), never seal elsewhere.
+        self._uncommitted: dict[str, DataKey] = {}
         self._lock = threading.Lock()
         event.listen(engine, "commit", self._on_commit)
         event.listen(engine, "rollback", self._on_rollback)
@@ -130,9 +142,13 @@ class Keyring:
             with self._lock:
                 for key in pending.values():
                     self._keys[key.id] = (key, now)
+                    self._uncommitted.pop(key.id, None)
 
     def _on_rollback(self, conn: Connection) -> None:
-        conn.info.pop(_PENDING, None)
+        pending: dict[str, DataKey] | None = conn.info.pop(_PENDING, None)
+        with self._lock:
+            for key_id in pending or ():
+                self._uncommitted.pop(key_id, None)
 
     def forget_cached(self) -> None:
         """Drop every cached key (after a rotation or an erasure in this process)."""
@@ -159,24 +175,41 @@ class Keyring:
         pending: dict[str, DataKey] = {} if conn is None else conn.info.get(_PENDING, {})
         if key_id in pending:
             return pending[key_id]
+        if key_id in self._uncommitted:
+            return self._uncommitted[key_id]
         cached = self._keys.get(key_id)
         if cached is not None and time.monotonic() - cached[1] < self.cache_seconds:
             return cached[0]
-
-        def read(c: Connection) -> Any:
-            return c.execute(sa.select(KEYS).where(KEYS.c.id == key_id)).first()
-
         if conn is not None:
-            row = read(conn)
+            row = conn.execute(sa.select(KEYS).where(KEYS.c.id == key_id)).first()
         else:
-            with self.engine.connect() as own:
-                row = read(own)
+            row = self._read_outside(key_id)
         if row is None:
             raise StoreError(f"data key {key_id} is not in the store (wrong database?)")
         found = self._unwrap(row)
         with self._lock:
             self._keys[key_id] = (found, time.monotonic())
         return found
+
+    def _read_outside(self, key_id: str) -> Any:
+        """A key row read on a connection of its own, without a write lock.
+
+        The caller may hold SQLite's write lock in another connection of this
+        thread; SQLAlchemy's transaction would begin IMMEDIATE and wait for it.
+        """
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            qmark = self.engine.dialect.paramstyle == "qmark"
+            cursor.execute(_READ_KEY_QMARK if qmark else _READ_KEY_FORMAT, (key_id,))
+            found = cursor.fetchone()
+            cursor.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        if found is None:
+            return None
+        return _KeyRow(found[0], found[1], None if found[2] is None else bytes(found[2]))
 
     def current(self, scope: str, conn: Connection | None = None) -> DataKey:
         """The key new values of ``scope`` are sealed with (made on first use)."""
@@ -191,6 +224,8 @@ class Keyring:
         key, made = found
         if made and conn is not None:
             conn.info.setdefault(_PENDING, {})[key.id] = key
+            with self._lock:
+                self._uncommitted[key.id] = key
         else:
             now = time.monotonic()
             with self._lock:

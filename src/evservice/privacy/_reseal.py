@@ -63,6 +63,8 @@ class SealedTable:
     indexes: Mapping[str, Callable[[Keyring, Connection, Plain], str | None]] = field(
         default_factory=dict
     )
+    #: Other columns ``place`` and ``scope`` need (in ``plain`` as ``_<name>``).
+    context: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -124,7 +126,7 @@ def _reseal_row(
 ) -> dict[str, Any]:
     """The new values of a row's columns that must change (empty: nothing to do)."""
     pk = spec.place(row)
-    plain: dict[str, str | None] = {}
+    plain: dict[str, str | None] = {f"_{c}": getattr(row, c) for c in spec.context}
     scopes: dict[str, str] = {}
     todo: list[str] = []
     for column in spec.columns:
@@ -174,7 +176,8 @@ def _pass(
     total = 0
     for spec in tables:
         order = spec.order()
-        columns = [order, *(spec.table.c[c] for c in (*spec.columns, *spec.indexes))]
+        names = dict.fromkeys((*spec.columns, *spec.indexes, *spec.context))
+        columns = [order, *(spec.table.c[c] for c in names if c != order.name)]
         while True:
             with ctx.engine.begin() as conn:
                 old = _superseded(conn)
@@ -311,7 +314,8 @@ def _key_states(conn: Connection) -> dict[str, str]:
 
 def _values(conn: Connection, spec: SealedTable, batch: int) -> Iterator[tuple[str, str | None]]:
     order = spec.order()
-    columns = [order, *(spec.table.c[c] for c in spec.columns)]
+    names = dict.fromkeys((*spec.columns, *spec.context))
+    columns = [order, *(spec.table.c[c] for c in names if c != order.name)]
     last: Any = None
     while True:
         query = sa.select(*columns).order_by(order).limit(batch)
