@@ -45,7 +45,8 @@ def populate(ctx: Context, *, invoices_count: int = 6, messages: int = 20) -> di
             to = EMAIL if i % 2 else PHONE
             kind = "email" if i % 2 else "sms"
             text = f"Kính gửi {NAME}, hoá đơn số {i}"
-            enqueue(session, Message(to=to, kind=kind, subject="Hoá đơn", text=text), ctx=ctx)
+            subject = "Hoá đơn" if kind == "email" else ""
+            enqueue(session, Message(to=to, kind=kind, subject=subject, text=text), ctx=ctx)
     return {"invoices": [i.row_id for i in issued], "contract": contract.id}
 
 
