@@ -324,9 +324,10 @@ def keyring(ctx: Context) -> Keyring:
     """The keyring of ``ctx``'s store and KEK (one per process)."""
     settings = ctx.settings
     kek = load_kek(settings)
-    cache_key = (os.getpid(), settings.db_url, kek.kek_id, settings.privacy_encrypt, id(ctx.clock))
+    cache_key = (os.getpid(), settings.db_url, kek.kek_id, settings.privacy_encrypt)
     found = _keyrings.get(cache_key)
     if found is not None:
+        found._ctx = ctx  # its clock dates the keys it makes from now on
         return found
     with _keyrings_lock:
         found = _keyrings.get(cache_key)
