@@ -24,10 +24,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from evservice import audit
 from evservice._context import Context
 from evservice.privacy._cipher import FieldPlace, is_sealed, key_id_of
 from evservice.privacy._keyring import INDEX_SCOPE, KEYS, Keyring, keyring
 from evservice.privacy._tables import PrivacyJob
+from evservice.store import transaction
 
 __all__ = [
     "ColumnReport",
@@ -225,9 +227,17 @@ def rotate(
     material (:func:`retire`).
     """
     result = _pass(ctx, "rotate", tables, supersede=True, batch_size=batch_size, progress=progress)
-    if not retire_old:
-        return result
-    return PassResult(result.job, result.resealed, result.resumed, retire(ctx, tables))
+    retired = retire(ctx, tables) if retire_old else 0
+    with transaction(ctx.engine) as session:
+        audit.record(
+            session,
+            type="privacy.rotated",
+            subject="privacy-keys",
+            actor="operator",
+            at=ctx.clock.now(),
+            data={"resealed": result.resealed, "resumed": result.resumed, "retired": retired},
+        )
+    return PassResult(result.job, result.resealed, result.resumed, retired)
 
 
 def migrate(
