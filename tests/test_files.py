@@ -26,7 +26,7 @@ def test_write_atomically_replaces_the_whole_file(tmp_path: Path) -> None:
     write_atomically(path, b"first")
     write_atomically(path, b"second")
     assert path.read_bytes() == b"second"
-    assert mode_of(path) == 0o640
+    assert mode_of(path) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["doc.xml"]
 
 
@@ -63,7 +63,7 @@ def test_staged_files_are_placed_after_one_flush(tmp_path: Path, syncfs_calls: l
     assert len(syncfs_calls) == 1  # both folders are on one filesystem
     for i, path in enumerate(paths[:-2]):
         assert path.read_bytes() == f"document {i}".encode()
-        assert mode_of(path) == 0o640
+        assert mode_of(path) == 0o600
     # What was not placed is gone, temporary files included.
     assert not paths[-1].exists()
     assert not paths[-2].exists()

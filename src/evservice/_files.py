@@ -38,8 +38,9 @@ __all__ = [
     "write_atomically",
 ]
 
-#: Issued documents are readable by the owner and group only.
-FILE_MODE = 0o640
+#: Issued documents carry the buyer's name (the law wants it in the signed XML and
+#: PDF, so they are not encrypted): readable by the service's own user only.
+FILE_MODE = 0o600
 #: The data folder (store, keys, documents) is the service's alone.
 DIR_MODE = 0o700
 #: The SQLite store and its WAL and shared-memory files: the owner only.

@@ -133,6 +133,28 @@ class Settings(BaseSettings):
     )
     audit_key_path: Path | None = Field(default=None, description="Ed25519 log key (PEM).")
 
+    # -- personal data at rest (privacy) -----------------------------------------
+    privacy_encrypt: bool = Field(
+        default=True,
+        description="Encrypt personal data columns (AES-256-GCM). Off only to measure its cost "
+        "(bench/bench_privacy.py); a store written with it off is encrypted by 'keys migrate'.",
+    )
+    privacy_kek: SecretStr | None = Field(
+        default=None,
+        description="Key-encryption key, 64 hex digits (EVSERVICE_PRIVACY_KEK). "
+        "First choice after a PKCS#11 key.",
+    )
+    privacy_kek_path: Path | None = Field(
+        default=None,
+        description="File holding the key-encryption key (64 hex digits). Unset with no other "
+        "source: a development key keys_dir/privacy-kek.key is made on first use.",
+    )
+    privacy_kek_pkcs11_label: str | None = Field(
+        default=None,
+        description="Label of an AES key on the PKCS#11 token of pkcs11_module, "
+        "pkcs11_token_label and pkcs11_pin: data keys are wrapped on the token.",
+    )
+
     # -- OTP -------------------------------------------------------------------
     otp_key_path: Path | None = Field(default=None, description="HMAC key for stored OTP hashes.")
     otp_ttl_seconds: int = 300

@@ -13,6 +13,7 @@ the original chained as ``__cause__``.
     │   └── PaymentCodeError        a QR payload or its parts are invalid
     ├── StoreError                  the database failed or disagrees with us
     │   ├── NotFoundError           no such invoice / contract / challenge / event
+    │   │   └── DataErased          its personal data was erased on request (crypto-shredded)
     │   └── AuditPendingError       an audit event is still queued after the bounded wait
     ├── NumberingError              a series is exhausted or used out of order
     │   └── SeriesOrderError        an issue date earlier than the series' last one
@@ -57,6 +58,7 @@ __all__ = [
     "CodeNotDelivered",
     "ConfigurationError",
     "ConsentError",
+    "DataErased",
     "DeliveryError",
     "DocumentChanged",
     "DocumentError",
@@ -164,6 +166,10 @@ class StoreError(EvServiceError):
 
 class NotFoundError(StoreError, LookupError):
     """No such record."""
+
+
+class DataErased(NotFoundError):
+    """The record's personal data was erased on request: its data key is destroyed."""
 
 
 class AuditPendingError(StoreError):

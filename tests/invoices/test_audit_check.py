@@ -7,13 +7,15 @@ as a ``domain`` problem. Both back ends.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import sqlalchemy as sa
 
 from evservice import audit
 from evservice._context import Context
 from evservice.audit._log import queue_many
-from evservice.invoices import audit_check, issue, record_invoice
+from evservice.invoices import audit_check, get, issue, record_invoice
 
 from .test_issue import make_draft
 
@@ -26,7 +28,7 @@ def issued(ctx: Context) -> list[str]:
 
 
 def _verify(ctx: Context) -> audit.LogVerification:
-    return audit.verify_log(ctx, domain_checks=[audit_check])
+    return audit.verify_log(ctx, domain_checks=[functools.partial(audit_check, ctx=ctx)])
 
 
 def _edit(ctx: Context, statement: str, **params: object) -> None:
@@ -48,12 +50,29 @@ def test_an_edited_amount_is_caught(ctx: Context, issued: list[str]) -> None:
     assert "the row was edited" in result.summary()
 
 
+def _stored_draft(ctx: Context, invoice_id: str) -> str:
+    with ctx.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("select draft_json from invoice where id = :i"), {"i": invoice_id}
+            ).scalar_one()
+        )
+
+
 def test_an_edited_draft_is_caught(ctx: Context, issued: list[str]) -> None:
-    _edit(
-        ctx,
-        "update invoice set draft_json = replace(draft_json, '2998', '2999') where id = :i",
-        i=issued[0],
-    )
+    """The draft is sealed: one character of its ciphertext changed fails its tag."""
+    sealed = _stored_draft(ctx, issued[0])
+    assert sealed.startswith("ev1:")
+    flipped = sealed[:-5] + ("A" if sealed[-5] != "A" else "B") + sealed[-4:]
+    _edit(ctx, "update invoice set draft_json = :d where id = :i", d=flipped, i=issued[0])
+    result = _verify(ctx)
+    assert [p.kind for p in result.problems] == ["domain"]
+    assert "the draft was edited" in result.summary()
+
+
+def test_a_draft_replaced_by_edited_plaintext_is_caught(ctx: Context, issued: list[str]) -> None:
+    edited = get(issued[0], ctx=ctx).invoice.draft.model_dump_json().replace("2998", "2999")
+    _edit(ctx, "update invoice set draft_json = :d where id = :i", d=edited, i=issued[0])
     result = _verify(ctx)
     assert [p.kind for p in result.problems] == ["domain"]
     assert "the draft was edited" in result.summary()

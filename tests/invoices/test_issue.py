@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evservice import audit
+from evservice import audit, privacy
 from evservice._context import Context
 from evservice.clock import ManualClock
 from evservice.errors import (
@@ -39,6 +39,7 @@ from evservice.invoices import (
     record_invoice,
     record_invoices,
     render_to,
+    stored_draft,
 )
 from evservice.invoices import _documents as documents_module
 from evservice.invoices import _issue as issue_module
@@ -124,7 +125,11 @@ def test_issue_numbers_stores_and_writes_documents(ctx: Context) -> None:
     assert row.xml_path == "invoices/2026/1C26TAA/00000001.xml"
     assert row.status == "issued"
     assert row.total_payable == 594_676
-    assert row.buyer_name == "Nguyễn Thị Ánh Tuyết"
+    # The buyer's name is sealed in the row, under the retention key, bound to this row.
+    assert row.buyer_name is not None
+    assert "Tuyết" not in row.buyer_name
+    place = privacy.FieldPlace("invoice", "buyer_name", row.id)
+    assert privacy.keyring(ctx).open(row.buyer_name, place) == "Nguyễn Thị Ánh Tuyết"
     assert row.issued_at == ctx.clock.now()
 
 
@@ -290,7 +295,7 @@ def test_stored_draft_round_trips_exactly(ctx: Context) -> None:
         )
     )
     issued = issue(draft, ctx=ctx)
-    stored = row_of(ctx, issued.row_id).draft_json
+    stored = stored_draft(row_of(ctx, issued.row_id), ctx)
     assert json.loads(stored)["lines"][0]["unit_price"] == "1984.5000"  # strings, not floats
     back = get(issued.row_id, ctx=ctx).invoice.draft
     assert back == draft

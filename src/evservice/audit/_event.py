@@ -87,6 +87,8 @@ EVENT_TYPES: Mapping[str, str] = {
     "tax.message.answered": "an answer of the tax authority was applied (type, accepted or not)",
     "tax.invoice.coded": "the authority's code came back; the coded XML was stored (SHA-256)",
     "tax.invoice.delivered": "a coded invoice's e-mail and SMS were queued in the outbox",
+    "privacy.forgotten": "a person's data keys were destroyed on request (blind index, counts)",
+    "privacy.rotated": "the data keys were rotated (values sealed again, keys retired)",
 }
 
 JSON: TypeAlias = (

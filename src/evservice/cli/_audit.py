@@ -8,6 +8,7 @@ until the queue is empty).
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -82,7 +83,7 @@ def verify_command(
         checkpoints=notes,
         chunk_size=chunk_size,
         max_queue_age=timedelta(minutes=max_queue_minutes),
-        domain_checks=[invoices.audit_check],
+        domain_checks=[functools.partial(invoices.audit_check, ctx=Context.default())],
     )
     typer.echo(result.summary())
     if not result.ok:

@@ -28,6 +28,7 @@ from evservice.contracts._model import (
     validate_contract_number,
 )
 from evservice.contracts._portal import for_challenge, resend_consent
+from evservice.contracts._sealed import SEALED_TABLES
 from evservice.contracts._service import (
     ClientInfo,
     ConsentRequest,
@@ -50,6 +51,7 @@ from evservice.contracts._xml import contract_to_xml, validate_contract_xml
 __all__ = [
     "ALLOWED",
     "CONTRACT_NAMESPACE",
+    "SEALED_TABLES",
     "Article",
     "Clause",
     "ClientInfo",

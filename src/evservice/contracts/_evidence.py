@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from evservice import audit
+from evservice import audit, privacy
 from evservice._context import Context
 from evservice.contracts._model import SignerRole
 from evservice.contracts._pdf import EvidenceRow, group_hex
+from evservice.contracts._sealed import signer_name
 from evservice.contracts._tables import ContractRow, ContractSignerRow
 
 __all__ = ["evidence_of"]
@@ -45,11 +46,13 @@ def evidence_of(
         "xml_sha256": row.xml_sha256,
         "signers": [],
     }
+    keys = privacy.keyring(ctx)
     for s in rows:
+        name = signer_name(keys, s)
         role = "Khách hàng (Bên B)" if s.role == SignerRole.CUSTOMER else "Đại diện Bên A"
         events = _event_indexes(s.audit_event_ids, ctx)
         table += [
-            EvidenceRow(f"{role}", s.name),
+            EvidenceRow(f"{role}", name),
             EvidenceRow(
                 "Kênh và nơi nhận mã", f"{(s.channel or '').upper()} {s.destination_masked or ''}"
             ),
@@ -62,7 +65,7 @@ def evidence_of(
         data["signers"].append(
             {
                 "role": s.role,
-                "name": s.name,
+                "name": name,
                 "channel": s.channel,
                 "destination": s.destination_masked,
                 "challenge_id": s.challenge_id,

@@ -35,9 +35,10 @@ def _signer(session: Session, challenge_id: str) -> ContractSignerRow:
 
 def for_challenge(challenge_id: str, *, ctx: Context | None = None) -> tuple[Contract, SignerRole]:
     """The contract a challenge was sent for, and the role of its signer."""
-    with transaction(resolve(ctx).engine) as session:
+    ctx = resolve(ctx)
+    with transaction(ctx.engine) as session:
         signer = _signer(session, challenge_id)
-        return _contract(_row(session, signer.contract_id)), SignerRole(signer.role)
+        return _contract(_row(session, signer.contract_id), ctx), SignerRole(signer.role)
 
 
 def resend_consent(
@@ -58,7 +59,7 @@ def resend_consent(
     current = get_challenge(challenge_id, ctx)
     with transaction(ctx.engine) as session:
         signer = _signer(session, current.id)
-        contract = _contract(_row(session, signer.contract_id))
+        contract = _contract(_row(session, signer.contract_id), ctx)
     destination = _destination(contract, SignerRole(signer.role), current.channel)
     attachments = (
         [

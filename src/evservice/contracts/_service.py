@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from evservice import audit
+from evservice import audit, privacy
 from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice._pydantic import parse_model
@@ -42,6 +42,7 @@ from evservice.contracts._model import (
     format_contract_number,
 )
 from evservice.contracts._pdf import render_contract_pdf
+from evservice.contracts._sealed import open_draft, seal_draft, seal_signer_name, signer_name
 from evservice.contracts._tables import ContractCounter, ContractRow, ContractSignerRow
 from evservice.contracts._xml import contract_to_xml
 from evservice.delivery import Attachment, Channel, channel_from_settings
@@ -113,11 +114,11 @@ def _row(session: Session, key: str, *, lock: bool = False) -> ContractRow:
     return row
 
 
-def _contract(row: ContractRow) -> Contract:
+def _contract(row: ContractRow, ctx: Context) -> Contract:
     return Contract(
         id=row.id,
         number=row.number,
-        draft=ContractDraft.model_validate_json(row.draft_json),
+        draft=ContractDraft.model_validate_json(open_draft(privacy.keyring(ctx), row)),
         status=ContractStatus(row.status),
         created_at=row.created_at,
         document_sha256=row.shown_sha256,
@@ -138,19 +139,22 @@ def _signers(session: Session, contract_id: str, *, lock: bool = False) -> list[
 
 def get(key: str, *, ctx: Context | None = None) -> Contract:
     """A contract by id or number."""
-    with transaction(resolve(ctx).engine) as session:
-        return _contract(_row(session, key))
+    ctx = resolve(ctx)
+    with transaction(ctx.engine) as session:
+        return _contract(_row(session, key), ctx)
 
 
 def signers(key: str, *, ctx: Context | None = None) -> list[dict[str, Any]]:
     """The signers in order, with what is known of their signature (masked)."""
-    with transaction(resolve(ctx).engine) as session:
+    ctx = resolve(ctx)
+    keys = privacy.keyring(ctx)
+    with transaction(ctx.engine) as session:
         row = _row(session, key)
         return [
             {
                 "position": s.position,
                 "role": s.role,
-                "name": s.name,
+                "name": signer_name(keys, s),
                 "channel": s.channel,
                 "destination": s.destination_masked,
                 "challenge_id": s.challenge_id,
@@ -267,7 +271,7 @@ def create(draft: ContractDraft | dict[str, Any] | str, *, ctx: Context | None =
                 select(ContractRow).where(col(ContractRow.reference) == draft.reference)
             ).first()
             if existing is not None:
-                return _contract(existing)
+                return _contract(existing, ctx)
         now = ctx.clock.now()
         row = ContractRow(
             id=str(uuid.uuid4()),
@@ -279,7 +283,10 @@ def create(draft: ContractDraft | dict[str, Any] | str, *, ctx: Context | None =
             created_at=now,
             updated_at=now,
         )
-        contract = _contract(row)
+        keys = privacy.keyring(ctx)
+        conn = session.connection()
+        seal_draft(keys, conn, row, draft)
+        contract = _contract(row, ctx)
         _store_documents(row, contract, ctx)
         session.add(row)
         session.add(
@@ -287,7 +294,7 @@ def create(draft: ContractDraft | dict[str, Any] | str, *, ctx: Context | None =
                 contract_id=row.id,
                 position=1,
                 role=SignerRole.CUSTOMER.value,
-                name=draft.customer.name,
+                name=seal_signer_name(keys, conn, row, 1, draft.customer.name, draft),
             )
         )
         session.add(
@@ -295,7 +302,7 @@ def create(draft: ContractDraft | dict[str, Any] | str, *, ctx: Context | None =
                 contract_id=row.id,
                 position=2,
                 role=SignerRole.REPRESENTATIVE.value,
-                name=draft.provider.representative,
+                name=seal_signer_name(keys, conn, row, 2, draft.provider.representative, draft),
             )
         )
         session.flush()
@@ -310,7 +317,7 @@ def create(draft: ContractDraft | dict[str, Any] | str, *, ctx: Context | None =
             xml_sha256=row.xml_sha256,
         )
     log.info("contract %s created (%s)", row.number, row.kind)
-    return _contract(row)
+    return _contract(row, ctx)
 
 
 def amend(
@@ -330,9 +337,10 @@ def amend(
             raise ValidationError("reference", "an amendment keeps the contract's reference")
         old_sha = row.shown_sha256
         row.draft_json = draft.model_dump_json()
+        seal_draft(privacy.keyring(ctx), session.connection(), row, draft)
         row.status = _S.DRAFT.value
         row.updated_at = ctx.clock.now()
-        _store_documents(row, _contract(row), ctx)
+        _store_documents(row, _contract(row, ctx), ctx)
         session.add(row)
         _event(
             session,
@@ -343,7 +351,7 @@ def amend(
             old_document_sha256=old_sha,
             document_sha256=row.shown_sha256,
         )
-    return _contract(row)
+    return _contract(row, ctx)
 
 
 # -- consent -----------------------------------------------------------------------------
@@ -389,7 +397,7 @@ def request_consent(
         raise ValidationError("channel", "must be sms or email")
     with transaction(ctx.engine) as session:
         row = _row(session, key)
-        contract = _contract(row)
+        contract = _contract(row, ctx)
         signer = _next_signer(_signers(session, row.id))
     if signer is None or contract.document_sha256 is None:
         raise LifecycleError("contract", contract.status.value, "sent")
@@ -542,7 +550,7 @@ def seal(key: str, *, ctx: Context | None = None) -> Contract:
     with transaction(ctx.engine) as session:
         row = _row(session, key)
         rows = _signers(session, row.id)
-    contract = _contract(row)
+    contract = _contract(row, ctx)
     if contract.status is _S.SEALED:
         return contract
     check_transition(contract.status, _S.SEALED)
@@ -576,7 +584,7 @@ def seal(key: str, *, ctx: Context | None = None) -> Contract:
     with transaction(ctx.engine) as session:
         row = _row(session, contract.id, lock=True)
         if row.status == _S.SEALED.value:
-            return _contract(row)
+            return _contract(row, ctx)
         row.status = check_transition(row.status, _S.SEALED).value
         row.final_pdf_path = str(_folder(contract.number) / "final.pdf")
         row.final_sha256 = hashlib.sha256(sealed).hexdigest()
@@ -592,7 +600,7 @@ def seal(key: str, *, ctx: Context | None = None) -> Contract:
             final_sha256=row.final_sha256,
         )
     log.info("contract %s sealed", contract.number)
-    return _contract(row)
+    return _contract(row, ctx)
 
 
 # -- dead ends ----------------------------------------------------------------------------------
@@ -612,7 +620,7 @@ def _finish(
         row.updated_at = ctx.clock.now()
         session.add(row)
         _event(session, ctx, event, row, actor, reason=reason)
-    return _contract(row)
+    return _contract(row, ctx)
 
 
 def decline(key: str, *, reason: str, ctx: Context | None = None) -> Contract:

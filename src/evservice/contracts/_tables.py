@@ -21,6 +21,10 @@ class ContractCounter(SQLModel, table=True):
 
 
 class ContractRow(SQLModel, table=True):
+    """A contract. ``draft_json`` (names, contacts, addresses) is sealed under the
+    customer's own key; ``customer_index`` is the blind index of the customer's
+    phone (or e-mail), to find their contracts without the plaintext."""
+
     __tablename__ = "contract"
     id: str = Field(primary_key=True, max_length=36)
     number: str = Field(max_length=20, unique=True)
@@ -28,6 +32,7 @@ class ContractRow(SQLModel, table=True):
     status: str = Field(max_length=20, index=True)
     reference: str | None = Field(default=None, max_length=100, unique=True)
     draft_json: str = Field(sa_type=sa.Text)
+    customer_index: str | None = Field(default=None, max_length=32, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     shown_pdf_path: str | None = Field(default=None, max_length=500)
@@ -39,7 +44,10 @@ class ContractRow(SQLModel, table=True):
 
 
 class ContractSignerRow(SQLModel, table=True):
-    """A signer in order: 1 the customer (OTP), 2 the provider's representative."""
+    """A signer in order: 1 the customer (OTP), 2 the provider's representative.
+
+    ``name`` is sealed under the customer's key, bound to (contract, position).
+    """
 
     __tablename__ = "contract_signer"
     __table_args__ = (sa.UniqueConstraint("contract_id", "position", name="uq_contract_signer"),)
@@ -47,7 +55,7 @@ class ContractSignerRow(SQLModel, table=True):
     contract_id: str = Field(foreign_key="contract.id", max_length=36, index=True)
     position: int
     role: str = Field(max_length=20)
-    name: str = Field(max_length=200)
+    name: str = Field(sa_type=sa.Text)
     channel: str | None = Field(default=None, max_length=10)
     destination_masked: str | None = Field(default=None, max_length=100)
     challenge_id: str | None = Field(default=None, max_length=36)

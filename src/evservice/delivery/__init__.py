@@ -43,6 +43,7 @@ from evservice.delivery._outbox import (
     list_outbox,
     retry_failed,
 )
+from evservice.delivery._sealed import SEALED_TABLES
 from evservice.delivery._sms import TwilioSmsChannel, WebhookSmsChannel
 from evservice.delivery._smtp import SmtpChannel
 from evservice.delivery._templates import (
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_LABEL",
     "OTP_PURPOSES",
     "OUTBOX_POLICY",
+    "SEALED_TABLES",
     "SMS_MAX_SEPTETS",
     "Attachment",
     "Channel",

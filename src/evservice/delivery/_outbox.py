@@ -30,10 +30,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from evservice import privacy
 from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice.delivery._channel import Channel, RetryPolicy
 from evservice.delivery._message import Attachment, DeliveryReceipt, Message
+from evservice.delivery._sealed import open_fields, seal_fields
 from evservice.delivery._tables import OutboxRow
 from evservice.errors import DeliveryError, EvServiceError, ValidationError
 from evservice.store import UTCDateTime, transaction
@@ -202,6 +204,7 @@ def enqueue(
         created_at=now,
         next_attempt_at=now,
     )
+    seal_fields(privacy.keyring(ctx), session.connection(), row)
     session.add(row)
     session.flush()
     log.info("message %s to %s queued in the outbox", message.id, row.to_masked)
@@ -235,13 +238,14 @@ def _claim(ctx: Context, kinds: Iterable[str], limit: int) -> list[OutboxRow]:
 
 def _message(ctx: Context, row: OutboxRow) -> Message:
     metas = json.loads(row.attachments_json)
+    opened = open_fields(privacy.keyring(ctx), row)
     return Message(
         id=row.id,
-        to=row.to_address,
+        to=opened["to_address"] or "",
         kind="sms" if row.kind == "sms" else "email",
         subject=row.subject,
-        text=row.text,
-        html=row.html,
+        text=opened["text"] or "",
+        html=opened["html"],
         attachments=tuple(_load_attachment(ctx, meta, row.id) for meta in metas),
         tags=json.loads(row.tags_json),
     )

@@ -15,8 +15,10 @@ __all__ = ["OutboxRow"]
 class OutboxRow(SQLModel, table=True):
     """One message waiting for, or done with, delivery.
 
-    ``to_address`` is the raw destination, kept because the dispatcher must
-    send to it; listings show ``to_masked``. Attachments are files under
+    ``to_address`` is the destination, kept because the dispatcher must send
+    to it: sealed with ``text`` and ``html`` under the recipient's own key
+    (``delivery._sealed``), found by ``to_index``, its blind index; listings
+    show ``to_masked``. Attachments are files under
     ``data_dir/outbox/attachments/<sha256>``, described in ``attachments_json``.
     ``status``: ``queued`` -> ``sending`` (claimed until ``next_attempt_at``)
     -> ``sent`` | ``queued`` again (backoff) | ``failed``.
@@ -27,7 +29,8 @@ class OutboxRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     kind: str = Field(max_length=8)
-    to_address: str = Field(max_length=320)
+    to_address: str = Field(max_length=600)
+    to_index: str | None = Field(default=None, max_length=32, index=True)
     to_masked: str = Field(max_length=100)
     subject: str = Field(default="", max_length=1000)
     text: str = Field(sa_type=sa.Text)

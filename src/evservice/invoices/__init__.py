@@ -18,7 +18,7 @@ from evservice.invoices._documents import (
 )
 from evservice.invoices._identifiers import validate_series_for_date, validate_template
 from evservice.invoices._issue import issue, record_invoice, record_invoices
-from evservice.invoices._issued import IssuedInvoice, get, list_invoices
+from evservice.invoices._issued import IssuedInvoice, get, list_invoices, stored_draft
 from evservice.invoices._model import (
     Buyer,
     CorrectionKind,
@@ -43,6 +43,7 @@ from evservice.invoices._pricing import (
     price_meter_reading,
     price_reading,
 )
+from evservice.invoices._sealed import SEALED_TABLES
 from evservice.invoices._subscriptions import (
     CreditApplication,
     CreditBalance,
@@ -56,6 +57,7 @@ from evservice.invoices._xmlwrite import invoice_to_xml
 from evservice.payments import PaymentAccount
 
 __all__ = [
+    "SEALED_TABLES",
     "Buyer",
     "CorrectionKind",
     "CreditApplication",
@@ -110,6 +112,7 @@ __all__ = [
     "render_invoice_pdf",
     "render_to",
     "replace",
+    "stored_draft",
     "validate_series_for_date",
     "validate_template",
 ]

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from evservice import audit
+from evservice import audit, privacy
 from evservice._context import Context, resolve
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
@@ -50,7 +50,7 @@ from evservice.errors import (
 )
 from evservice.invoices import _lookup
 from evservice.invoices._documents import ensure_documents
-from evservice.invoices._issued import IssuedInvoice, to_issued
+from evservice.invoices._issued import SEALED_COLUMNS, IssuedInvoice, to_issued
 from evservice.invoices._model import CorrectionKind, Invoice, InvoiceDraft, InvoiceStatus
 from evservice.invoices._numbering import next_numbers
 from evservice.invoices._tables import InvoiceRow
@@ -300,12 +300,14 @@ def _insert(
             raise _TwinsCommitted
     rows: list[dict[str, Any]] = []
     created: dict[int, tuple[Invoice, dict[str, Any]]] = {}
+    keys = privacy.keyring(ctx)
+    conn = session.connection()
     for index, number, code in zip(fresh, numbers, codes, strict=True):
         values = _row_values(drafts[index], draft_jsons[index], ctx, number, code)
         if correction is not None:
             values["corrects_id"] = correction.original_id
             values["correction_kind"] = int(correction.kind)
-        rows.append(values)
+        rows.append(_sealed(keys, conn, values))
         invoice = Invoice(
             id=uuid.UUID(values["id"]),
             draft=drafts[index],
@@ -336,6 +338,15 @@ def _row_values(
         "total_payable": int(draft.totals().payable),
         "draft_json": draft_json,
     }
+
+
+def _sealed(keys: privacy.Keyring, conn: sa.Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """The row's personal columns sealed under the retention key (the law keeps invoices)."""
+    sealed = dict(values)
+    for column in SEALED_COLUMNS:
+        place = privacy.FieldPlace("invoice", column, values["id"])
+        sealed[column] = keys.seal(values[column], place, privacy.RETENTION_SCOPE, conn)
+    return sealed
 
 
 def record_invoice(

@@ -14,8 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from evservice import privacy
 from evservice._context import Context, resolve
 from evservice._pydantic import parse_model
 from evservice.errors import (
@@ -33,7 +35,15 @@ if TYPE_CHECKING:
     pass
 
 
-__all__ = ["IssuedInvoice", "find_row", "get", "list_invoices", "to_issued"]
+__all__ = [
+    "SEALED_COLUMNS",
+    "IssuedInvoice",
+    "find_row",
+    "get",
+    "list_invoices",
+    "stored_draft",
+    "to_issued",
+]
 
 _LABEL = re.compile(r"^([1-6])([CK][0-9]{2}[A-Z]{3})-?([0-9]{1,8})$")
 
@@ -113,10 +123,20 @@ class IssuedInvoice:
 # -- reading rows ---------------------------------------------------------------------
 
 
+#: Columns of ``invoice`` sealed under the retention key.
+SEALED_COLUMNS = ("buyer_name", "buyer_tax_code", "draft_json")
+
+
+def stored_draft(row: Any, ctx: Context, conn: Connection | None = None) -> str:
+    """The draft JSON of an invoice row, opened if it is sealed."""
+    place = privacy.FieldPlace("invoice", "draft_json", str(row.id))
+    return privacy.keyring(ctx).open(row.draft_json, place, conn) or ""
+
+
 def to_issued(row: InvoiceRow, ctx: Context, *, created: bool = False) -> IssuedInvoice:
-    """Read a row back into the model (the stored draft is validated again)."""
+    """Read a row back into the model (the stored draft is opened and validated again)."""
     try:
-        draft = parse_model(InvoiceDraft, row.draft_json, prefix="draft")
+        draft = parse_model(InvoiceDraft, stored_draft(row, ctx), prefix="draft")
     except ValidationError as exc:
         raise StoreError(f"the stored draft of invoice {row.id} does not validate: {exc}") from exc
     invoice = Invoice(

@@ -32,7 +32,9 @@ class InvoiceRow(SQLModel, table=True):
 
     ``draft_json`` is the draft exactly as issued (Decimals as strings): with the
     number, lookup code and ``issued_at`` it is all that is needed to render the
-    documents again.
+    documents again. ``buyer_name``, ``buyer_tax_code`` and ``draft_json`` are
+    sealed (``evservice.privacy``) under the retention key: the law keeps
+    issued invoices, so ``privacy forget`` leaves them readable.
     """
 
     __tablename__ = "invoice"
@@ -48,8 +50,8 @@ class InvoiceRow(SQLModel, table=True):
     issue_date: date
     issued_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=16, index=True)
-    buyer_name: str | None = Field(default=None, max_length=400)
-    buyer_tax_code: str | None = Field(default=None, max_length=14)
+    buyer_name: str | None = Field(default=None, sa_type=sa.Text)
+    buyer_tax_code: str | None = Field(default=None, max_length=100)
     total_payable: int = Field(sa_type=sa.BigInteger)
     draft_json: str = Field(sa_type=sa.Text)
     xml_path: str | None = Field(default=None, max_length=500)
