@@ -33,6 +33,7 @@ _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_contract", "contract", "contracts"),
     ("_init", None, None),
     ("_invoice", "invoice", "invoices"),
+    ("_otp", "otp", None),
     ("_outbox", "outbox", None),
     ("_payments", "payments", None),
     ("_qr", "qr", None),

@@ -44,11 +44,13 @@ from evservice.otp._policy import OtpPolicy
 from evservice.otp._qrimage import qr_png, qr_svg, qr_text
 from evservice.otp._send import OTP_RETRY, resend_challenge, send_challenge
 from evservice.otp._totp import (
+    ENROLMENT_LINK,
     HolderKind,
     NewEnrolment,
     TotpEnrolment,
     confirm_enrolment,
     enrol_totp,
+    enrolment_link,
     get_enrolment,
     open_totp_challenge,
     pending_enrolment,
@@ -59,6 +61,7 @@ from evservice.otp._totpcore import TOTP_WINDOW, matching_step, totp_code
 
 __all__ = [
     "CODE_DIGITS",
+    "ENROLMENT_LINK",
     "OTP_RETRY",
     "TOTP_WINDOW",
     "Challenge",
@@ -73,6 +76,7 @@ __all__ = [
     "create_challenge",
     "derive_key",
     "enrol_totp",
+    "enrolment_link",
     "field_key",
     "get_challenge",
     "get_enrolment",

@@ -49,6 +49,7 @@ from evservice.otp._challenge import (
 )
 from evservice.otp._fieldcipher import field_key, seal_field
 from evservice.otp._key import server_key
+from evservice.otp._link import link_token
 from evservice.otp._policy import OtpPolicy
 from evservice.otp._qrimage import qr_png, qr_svg, qr_text
 from evservice.otp._rate import check_rate, serialise_on
@@ -65,11 +66,13 @@ from evservice.otp._totpcore import (
 from evservice.store import transaction
 
 __all__ = [
+    "ENROLMENT_LINK",
     "HolderKind",
     "NewEnrolment",
     "TotpEnrolment",
     "confirm_enrolment",
     "enrol_totp",
+    "enrolment_link",
     "get_enrolment",
     "open_totp_challenge",
     "pending_enrolment",
@@ -83,6 +86,8 @@ HolderKind = Literal["customer", "representative"]
 _HOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENROLMENT_ID = re.compile(r"^[0-9a-f-]{36}$")
 _ENROL_TRIES = 5
+#: The ``purpose`` of portal enrolment links (:func:`link_token`): they open nothing else.
+ENROLMENT_LINK = "portal-totp"
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,22 @@ def enrol_totp(
         )
     log.info("TOTP enrolment %s started for %s %s", row.id, holder_kind, holder)
     return NewEnrolment(_view(row), secret, _uri(row, secret))
+
+
+def enrolment_link(enrolment_id: str, ctx: Context | None = None) -> str | None:
+    """``<portal_url>/totp/<token>``: the page that shows a pending enrolment's QR code.
+
+    Valid for ``portal_link_ttl_seconds``; None without a portal. Whoever holds
+    the link sees the secret until the enrolment is confirmed, so give it to the
+    holder only (it is never sent by SMS or e-mail by the library).
+    """
+    ctx = resolve(ctx)
+    base = ctx.settings.portal_url
+    if not base:
+        return None
+    expires = ctx.clock.now() + timedelta(seconds=ctx.settings.portal_link_ttl_seconds)
+    token = link_token(_enrolment_id(enrolment_id), expires, ctx.settings, purpose=ENROLMENT_LINK)
+    return f"{base.rstrip('/')}/totp/{token}"
 
 
 def _locked(session: Session, enrolment_id: str) -> TotpEnrolmentRow:
