@@ -1,11 +1,11 @@
 """OTP challenges: create, resend and verify a one-time code bound to a document.
 
 The code is six digits drawn with :func:`secrets.randbelow` (a CSPRNG, NIST
-SP 800-63B 5.1.3). pyotp's HOTP/TOTP are not used on purpose: they derive
-codes from a secret shared with an authenticator app, so the server would
-have to keep that secret in a recoverable form. Here the server only mails
-or texts a random code, so a fresh random draw per send is the simplest
-correct generator, and the server keeps nothing but a keyed hash of it.
+SP 800-63B 5.1.3). pyotp's HOTP/TOTP are not used for sent codes: they derive
+codes from a shared secret the server would have to keep recoverable. Here the
+server only mails or texts a random code, so a fresh random draw per send is
+the simplest correct generator, and the server keeps nothing but a keyed hash
+of it. (The authenticator-app channel, where a secret is shared, is TOTP.)
 
 Stored: HMAC-SHA256(server key, challenge id || document SHA-256 || code),
 compared with :func:`hmac.compare_digest`. The hash binds the code to the
