@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything evservice needs on a fresh Debian machine, idempotently:
 # system packages (fonts, SoftHSM, poppler-utils, xmlsec1, chromium for the portal's
-# browser tests), PostgreSQL running
+# browser tests, oathtool to cross-check the TOTP channel), PostgreSQL running
 # (when installed), and a virtual environment in .venv with the package and
 # its development extras. Safe to run again; it skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fonts-dejavu-core softhsm2 poppler-utils xmlsec1 libpango-1.0-0 libpangoft2-1.0-0 libnss3-tools chromium chromium-driver)
+APT_PACKAGES=(fonts-dejavu-core softhsm2 poppler-utils xmlsec1 libpango-1.0-0 libpangoft2-1.0-0 libnss3-tools chromium chromium-driver oathtool)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -173,6 +173,14 @@ class Settings(BaseSettings):
     otp_lock_cooldown_seconds: int = Field(
         default=900, description="No new code to the destination or document after a lock."
     )
+    otp_totp_issuer: str | None = Field(
+        default=None,
+        description="Issuer the authenticator app shows for TOTP enrolments "
+        "(default: the seller's name, else 'evservice').",
+    )
+    otp_totp_recovery_codes: int = Field(
+        default=10, ge=1, le=50, description="Recovery codes made per TOTP enrolment."
+    )
 
     # -- customer portal (evservice serve) -------------------------------------
     portal_url: str | None = Field(

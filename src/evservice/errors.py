@@ -26,6 +26,7 @@ the original chained as ``__cause__``.
     │   ├── ChallengeLocked         too many wrong codes; the challenge is dead
     │   ├── ChallengeUsed           the code was already accepted once
     │   ├── CodeMismatch            wrong code (attempts left in ``.remaining``)
+    │   ├── CodeReused              an authenticator code already accepted once (no try used)
     │   ├── DocumentChanged         the document is not the one the code was sent for
     │   └── RateLimited             too many sends for a recipient or document
     ├── LifecycleError              an illegal state transition
@@ -56,6 +57,7 @@ __all__ = [
     "ChallengeUsed",
     "CodeMismatch",
     "CodeNotDelivered",
+    "CodeReused",
     "ConfigurationError",
     "ConsentError",
     "DataErased",
@@ -226,6 +228,13 @@ class CodeMismatch(ConsentError):
     def __init__(self, message: str, *, remaining: int) -> None:
         self.remaining = remaining
         super().__init__(message)
+
+
+class CodeReused(ConsentError):
+    """An authenticator-app (TOTP) code that was already accepted once; the next one will do.
+
+    No try is used: whoever replays a code learns nothing they did not know.
+    """
 
 
 class DocumentChanged(ConsentError):

@@ -34,6 +34,7 @@ _GROUPS: list[tuple[str, str | None, str | None]] = [
     ("_init", None, None),
     ("_invoice", "invoice", "invoices"),
     ("_keys", None, None),
+    ("_otp", "otp", None),
     ("_outbox", "outbox", None),
     ("_payments", "payments", None),
     ("_qr", "qr", None),

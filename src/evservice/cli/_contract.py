@@ -82,16 +82,26 @@ def show_cmd(key: KeyArg, as_json: JsonOpt = False) -> None:
 @app.command("send")
 def send_cmd(
     key: KeyArg,
-    channel: Annotated[str, typer.Option(help="sms or email (the representative: email).")] = "sms",
+    channel: Annotated[
+        str,
+        typer.Option(
+            help="sms, email or totp (authenticator app; the representative: email/totp)."
+        ),
+    ] = "sms",
     locale: Annotated[str, typer.Option(help="vi or en.")] = "vi",
     as_json: JsonOpt = False,
 ) -> None:
-    """Send the next signer a one-time code for the document shown."""
-    if channel not in ("sms", "email"):
-        raise typer.BadParameter("must be sms or email", param_hint="--channel")
+    """Send the next signer a one-time code for the document shown (totp: nothing is sent)."""
+    kinds: dict[str, Literal["sms", "email", "totp"]] = {
+        "sms": "sms",
+        "email": "email",
+        "totp": "totp",
+    }
+    if channel not in kinds:
+        raise typer.BadParameter("must be sms, email or totp", param_hint="--channel")
     if locale not in ("vi", "en"):
         raise typer.BadParameter("must be vi or en", param_hint="--locale")
-    kind: Literal["sms", "email"] = "sms" if channel == "sms" else "email"
+    kind = kinds[channel]
     lang: Literal["vi", "en"] = "vi" if locale == "vi" else "en"
     sent = contracts.request_consent(key, channel=kind, locale=lang, ctx=context())
     data = {
@@ -101,9 +111,19 @@ def send_cmd(
         "channel": sent.channel,
         "destination": sent.destination_masked,
         "expires_at": sent.expires_at.isoformat(),
+        "link": sent.link,
     }
     if as_json:
         echo_json(data)
+        return
+    if sent.channel == "totp":
+        typer.echo(
+            f"{sent.number}: the {sent.role.value} confirms with the code of the "
+            f"{sent.destination_masked}; challenge {sent.challenge_id}, "
+            f"valid until {sent.expires_at:%H:%M:%S %Z}"
+        )
+        if sent.link:
+            typer.echo(f"  page {sent.link}")
         return
     typer.echo(
         f"code for {sent.number} sent to the {sent.role.value} by {sent.channel} "
@@ -115,7 +135,12 @@ def send_cmd(
 @app.command("confirm")
 def confirm_cmd(
     challenge_id: Annotated[str, typer.Argument(help="The challenge id printed by send.")],
-    code: Annotated[str, typer.Argument(help="The six-digit code the signer received.")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            help="The six-digit code the signer received (or the app's, or a recovery code)."
+        ),
+    ],
     ip: Annotated[str | None, typer.Option(help="The signer's IP address.")] = None,
     user_agent: Annotated[str | None, typer.Option(help="The signer's user agent.")] = None,
     as_json: JsonOpt = False,

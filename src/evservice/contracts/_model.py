@@ -79,11 +79,17 @@ class SignerRole(enum.StrEnum):
     REPRESENTATIVE = "representative"
 
 
+#: A customer or staff code: what an authenticator-app enrolment is filed under.
+HOLDER_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
 class Customer(BaseModel):
-    """Bên B: the customer. Phone and e-mail are where the codes go."""
+    """Bên B: the customer. Phone and e-mail are where the codes go; ``customer_code``
+    names the customer's authenticator-app enrolment (the ``totp`` channel)."""
 
     model_config = _frozen
     name: str = Field(min_length=1, max_length=200)
+    customer_code: str | None = Field(default=None, pattern=HOLDER_CODE)
     id_number: str | None = Field(default=None, pattern=r"^\d{9}(\d{3})?$", description="CCCD/CMND")
     tax_code: TaxCode = None
     address: str = Field(min_length=1, max_length=400)
@@ -112,6 +118,9 @@ class Provider(BaseModel):
     representative: str = Field(min_length=1, max_length=200)
     representative_title: str = Field(default="Giám đốc", max_length=100)
     representative_email: EmailAddress | None = Field(default=None, max_length=254)
+    representative_code: str | None = Field(
+        default=None, pattern=HOLDER_CODE, description="staff code of the app enrolment (totp)"
+    )
     payment: PaymentAccount | None = None
 
     @model_validator(mode="after")

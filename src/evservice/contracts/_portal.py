@@ -12,9 +12,10 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from evservice._context import Context, resolve
+from evservice.contracts._destination import destination as _destination
 from evservice.contracts._link import portal_link
 from evservice.contracts._model import Contract, SignerRole
-from evservice.contracts._service import _contract, _destination, _row, paths
+from evservice.contracts._service import _contract, _row, paths
 from evservice.contracts._tables import ContractSignerRow
 from evservice.delivery import Attachment, Channel, channel_from_settings
 from evservice.errors import NotFoundError

@@ -1,7 +1,8 @@
 """The contract service: create, ask for consent by OTP, confirm, countersign, seal.
 
-Signers sign in order: the customer first (a code by SMS or e-mail), then the
-provider's representative (a code by e-mail); then the provider seals the final
+Signers sign in order: the customer first (a code by SMS or e-mail, or the
+code of an enrolled authenticator app: channel ``totp``, nothing sent), then the
+provider's representative (a code by e-mail, or the app); then the provider seals the final
 PDF (the contract, the evidence page, and as attachments the exact PDF the
 customer saw, the contract XML and the evidence as JSON) with a PAdES
 signature. Every transition is checked by the lifecycle and appended to the
@@ -18,7 +19,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -31,6 +32,7 @@ from evservice._context import Context, resolve
 from evservice._files import write_atomically
 from evservice._pydantic import parse_model
 from evservice.clock import vn_date
+from evservice.contracts._destination import destination as _destination
 from evservice.contracts._evidence import evidence_of
 from evservice.contracts._lifecycle import check_transition
 from evservice.contracts._link import portal_link
@@ -47,7 +49,7 @@ from evservice.contracts._tables import ContractCounter, ContractRow, ContractSi
 from evservice.contracts._xml import contract_to_xml
 from evservice.delivery import Attachment, Channel, channel_from_settings
 from evservice.errors import DocumentChanged, LifecycleError, NotFoundError, ValidationError
-from evservice.otp import Challenge, VerifiedConsent, send_challenge
+from evservice.otp import Challenge, VerifiedConsent, open_totp_challenge, send_challenge
 from evservice.otp import verify as verify_code
 from evservice.store import insert_if_absent, transaction
 
@@ -97,6 +99,8 @@ class ConsentRequest:
     channel: str
     destination_masked: str
     expires_at: datetime
+    #: The signer's page on the portal (for ``totp``, where nothing carries it); or None.
+    link: str | None = None
 
 
 # -- reading -----------------------------------------------------------------------
@@ -361,25 +365,10 @@ def _next_signer(rows: Sequence[ContractSignerRow]) -> ContractSignerRow | None:
     return next((s for s in rows if s.signed_at is None), None)
 
 
-def _destination(contract: Contract, role: SignerRole, channel: str) -> str:
-    d = contract.draft
-    if role is SignerRole.REPRESENTATIVE:
-        if channel != "email":
-            raise ValidationError("channel", "the representative signs with a code by e-mail")
-        if not d.provider.representative_email:
-            raise ValidationError("provider.representative_email", "is needed to countersign")
-        return d.provider.representative_email
-    value = d.customer.phone if channel == "sms" else d.customer.email
-    if not value:
-        what = "phone number" if channel == "sms" else "e-mail address"
-        raise ValidationError("channel", f"the customer has no {what}; use the other channel")
-    return value
-
-
 def request_consent(
     key: str,
     *,
-    channel: Literal["sms", "email"] = "sms",
+    channel: Literal["sms", "email", "totp"] = "sms",
     delivery: Channel | None = None,
     locale: Literal["vi", "en"] = "vi",
     ctx: Context | None = None,
@@ -390,11 +379,14 @@ def request_consent(
     once the customer has consented, the same call sends the representative's
     code by e-mail. ``delivery`` defaults to what the settings configure. The
     message links to the signer's page on the customer portal (:func:`portal_link`,
-    when ``settings.portal_url`` is set).
+    when ``settings.portal_url`` is set). With ``totp`` (customer or
+    representative) nothing is sent: the signer types the code of the app
+    enrolled under ``customer.customer_code`` / ``provider.representative_code``
+    on the page :attr:`ConsentRequest.link` names.
     """
     ctx = resolve(ctx)
-    if channel not in ("sms", "email"):
-        raise ValidationError("channel", "must be sms or email")
+    if channel not in ("sms", "email", "totp"):
+        raise ValidationError("channel", "must be sms, email or totp")
     with transaction(ctx.engine) as session:
         row = _row(session, key)
         contract = _contract(row, ctx)
@@ -439,20 +431,20 @@ def request_consent(
             document_sha256=challenge.document_sha256,
         )
 
-    challenge = send_challenge(
-        delivery or channel_from_settings(ctx.settings, clock=ctx.clock),
-        subject=f"contract:{contract.number}",
-        document_sha256=contract.document_sha256,
-        kind=channel,
-        destination=destination,
-        purpose=_PURPOSE[role],
-        document_label=contract.number,
-        locale=locale,
-        attachments=attachments,
-        ctx=ctx,
-        on_created=_on_created,
-        link=lambda challenge: portal_link(challenge.id, ctx),
-    )
+    if channel == "totp":
+        challenge = open_totp_challenge(
+            ctx,
+            subject=f"contract:{contract.number}",
+            document_sha256=contract.document_sha256,
+            holder=destination,
+            kind=role.value,
+            purpose=_PURPOSE[role],
+            on_created=_on_created,
+        )
+    else:
+        challenge = _send(
+            contract, role, channel, destination, attachments, delivery, locale, ctx, _on_created
+        )
     return ConsentRequest(
         contract_id=contract.id,
         number=contract.number,
@@ -461,6 +453,34 @@ def request_consent(
         channel=challenge.channel,
         destination_masked=challenge.destination_masked,
         expires_at=challenge.expires_at,
+        link=portal_link(challenge.id, ctx),
+    )
+
+
+def _send(
+    contract: Contract,
+    role: SignerRole,
+    channel: str,
+    destination: str,
+    attachments: list[Attachment],
+    delivery: Channel | None,
+    locale: str,
+    ctx: Context,
+    on_created: Callable[[Session, Challenge], None],
+) -> Challenge:
+    return send_challenge(
+        delivery or channel_from_settings(ctx.settings, clock=ctx.clock),
+        subject=f"contract:{contract.number}",
+        document_sha256=contract.document_sha256 or "",
+        kind=channel,
+        destination=destination,
+        purpose=_PURPOSE[role],
+        document_label=contract.number,
+        locale=locale,
+        attachments=attachments,
+        ctx=ctx,
+        on_created=on_created,
+        link=lambda challenge: portal_link(challenge.id, ctx),
     )
 
 
@@ -513,6 +533,7 @@ def confirm(
             role.value,
             challenge=consent.challenge_id,
             document_sha256=consent.document_sha256,
+            **({"method": consent.method} if consent.method else {}),
         )
         current.signed_at = consent.confirmed_at
         current.client_ip = consent.client_ip

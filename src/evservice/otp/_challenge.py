@@ -1,16 +1,20 @@
 """OTP challenges: create, resend and verify a one-time code bound to a document.
 
 The code is six digits drawn with :func:`secrets.randbelow` (a CSPRNG, NIST
-SP 800-63B 5.1.3). pyotp's HOTP/TOTP are not used on purpose: they derive
-codes from a secret shared with an authenticator app, so the server would
-have to keep that secret in a recoverable form. Here the server only mails
-or texts a random code, so a fresh random draw per send is the simplest
-correct generator, and the server keeps nothing but a keyed hash of it.
+SP 800-63B 5.1.3). pyotp's HOTP/TOTP are not used for sent codes: they derive
+codes from a shared secret the server would have to keep recoverable. Here the
+server only mails or texts a random code, so a fresh random draw per send is
+the simplest correct generator, and the server keeps nothing but a keyed hash
+of it. (The authenticator-app channel, where a secret is shared, is TOTP.)
 
 Stored: HMAC-SHA256(server key, challenge id || document SHA-256 || code),
 compared with :func:`hmac.compare_digest`. The hash binds the code to the
 challenge and to the exact document shown (PSD2 RTS art. 5 dynamic linking):
 a code of another challenge, or for a changed document, confirms nothing.
+
+A ``totp`` challenge (the authenticator app, ``_totp.py``) sends nothing: its
+code comes from the app's RFC 6238 secret and is checked by ``_totpcore.py``
+in the same locked transaction, with the same tries, lock and cool-down.
 
 A challenge that is confirmed or locked stays so for good; each process
 remembers the last few thousand of them (:data:`_dead`), so a script
@@ -50,6 +54,7 @@ from evservice.errors import (
     ChallengeLocked,
     ChallengeUsed,
     CodeMismatch,
+    CodeReused,
     ConsentError,
     DocumentChanged,
     NotFoundError,
@@ -60,6 +65,7 @@ from evservice.otp._key import server_key
 from evservice.otp._policy import OtpPolicy
 from evservice.otp._rate import check_rate, lock, serialise_on
 from evservice.otp._tables import ChallengeRow, SendRow
+from evservice.otp._totpcore import check_totp, is_recovery_form
 from evservice.store import transaction
 
 __all__ = [
@@ -76,12 +82,14 @@ __all__ = [
 log = logging.getLogger("evservice.otp")
 
 CODE_DIGITS = 6
-ChannelKind = Literal["sms", "email"]
+ChannelKind = Literal["sms", "email", "totp"]
+_KINDS: dict[str, ChannelKind] = {"sms": "sms", "email": "email", "totp": "totp"}
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SUBJECT = re.compile(r"^[\w.:/-]{1,100}$")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 _CODE = re.compile(rf"^[0-9]{{{CODE_DIGITS}}}$")
+_APP_CODE = re.compile(r"^[0-9]{6,8}$")
 _CHALLENGE_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 #: (store URL, challenge id) -> (final status, max attempts), for challenges that can
@@ -151,7 +159,7 @@ class Challenge:
             subject=row.subject,
             purpose=row.purpose,
             document_sha256=row.document_sha256,
-            channel="sms" if row.channel == "sms" else "email",
+            channel=_KINDS[row.channel],
             destination_masked=row.destination_masked,
             status=row.status,
             attempts=row.attempts,
@@ -173,6 +181,8 @@ class VerifiedConsent:
     :meth:`evidence` is what goes on the evidence page and into the audit log:
     who (subject, masked destination), what (document hash, purpose), when,
     by which channel, and the client's IP address and user agent when given.
+    ``method`` is ``totp`` or ``recovery`` (a recovery code in place of the
+    app's code) for the ``totp`` channel, None for a code sent by SMS or e-mail.
     """
 
     challenge_id: str
@@ -184,6 +194,7 @@ class VerifiedConsent:
     confirmed_at: datetime
     client_ip: str | None = None
     user_agent: str | None = None
+    method: str | None = None
 
     def evidence(self) -> dict[str, str]:
         """The consent as JSON-ready text fields (masked; no code, no raw destination)."""
@@ -200,6 +211,8 @@ class VerifiedConsent:
             out["client_ip"] = self.client_ip
         if self.user_agent:
             out["user_agent"] = self.user_agent
+        if self.method:
+            out["method"] = self.method
         return out
 
 
@@ -248,10 +261,16 @@ def _challenge_id(value: str) -> str:
 
 
 def _code(value: str) -> str:
+    """Six digits; or, for a ``totp`` challenge only, 6-8 digits or a recovery code."""
     text = "".join(value.split()) if isinstance(value, str) else ""
-    if not _CODE.fullmatch(text):
+    if not (_APP_CODE.fullmatch(text) or is_recovery_form(text)):
         raise ValidationError("code", f"must be {CODE_DIGITS} digits")
     return text
+
+
+def _sent_code(row: ChallengeRow, given: str) -> None:
+    if row.channel != "totp" and not _CODE.fullmatch(given):
+        raise ValidationError("code", f"must be {CODE_DIGITS} digits")
 
 
 def _client(client_ip: str | None, user_agent: str | None) -> tuple[str | None, str | None]:
@@ -539,6 +558,58 @@ def mark_undelivered(challenge_id: str, ctx: Context | None = None) -> Challenge
     return challenge
 
 
+def _confirm(
+    session: Session,
+    row: ChallengeRow,
+    now: datetime,
+    client: tuple[str | None, str | None],
+    method: str,
+) -> VerifiedConsent:
+    """Mark ``row`` confirmed (in the verifying transaction) and return the consent."""
+    ip, agent = client
+    row.status = "confirmed"
+    row.confirmed_at = now
+    row.client_ip = ip
+    row.user_agent = agent
+    session.add(row)
+    session.flush()
+    return VerifiedConsent(
+        challenge_id=row.id,
+        subject=row.subject,
+        purpose=row.purpose,
+        document_sha256=row.document_sha256,
+        channel=_KINDS[row.channel],
+        destination_masked=row.destination_masked,
+        confirmed_at=now,
+        client_ip=ip,
+        user_agent=agent,
+        method=None if method == "code" else method,
+    )
+
+
+def _count_wrong(
+    session: Session,
+    row: ChallengeRow,
+    now: datetime,
+    ctx: Context,
+    on_refused: ChallengeHook | None,
+) -> CodeMismatch:
+    """Count a wrong code (locking after the last try) and audit it; the error to raise."""
+    row.attempts += 1
+    if row.attempts >= row.max_attempts:
+        lock(row, OtpPolicy.from_settings(ctx.settings), now)
+    session.add(row)
+    session.flush()
+    remaining = row.max_attempts - row.attempts
+    if on_refused is not None:
+        on_refused(session, Challenge._from_row(row))
+    kind = "otp.locked" if row.status == "locked" else "otp.failed"
+    _audit(session, kind, row, now, attempts_left=remaining)
+    return CodeMismatch(
+        f"wrong code for challenge {row.id}; {remaining} tries left", remaining=remaining
+    )
+
+
 def verify(
     challenge_id: str,
     code: str,
@@ -557,7 +628,9 @@ def verify(
     wrong codes), :class:`DocumentChanged` (the document is not the one the
     code was sent for; no try is used) or :class:`CodeMismatch` with the tries
     left. A malformed code (not six digits) is a :class:`ValidationError` and
-    uses no try.
+    uses no try. A ``totp`` challenge takes the authenticator app's code (±1
+    time step, each step once per enrolment: :class:`CodeReused`, no try used)
+    or one of the enrolment's recovery codes.
 
     ``on_confirmed(session, consent)`` runs in the confirming transaction (the
     caller's state change and audit event commit with the consent; if the hook
@@ -580,49 +653,31 @@ def verify(
     outcome: VerifiedConsent | ConsentError
     with transaction(ctx.engine) as session:
         row = _locked_row(session, challenge_id)
+        _sent_code(row, given)
         now = ctx.clock.now()
         error = _state_error(row, now)
-        if error is not None:
-            outcome = error
-        elif not hmac.compare_digest(row.document_sha256, document):
-            outcome = DocumentChanged(
+        method: str | None = None
+        if error is None and not hmac.compare_digest(row.document_sha256, document):
+            error = DocumentChanged(
                 f"challenge {row.id} was sent for another document; this code confirms nothing"
             )
-        elif hmac.compare_digest(expected, row.code_hash):
-            row.status = "confirmed"
-            row.confirmed_at = now
-            row.client_ip = ip
-            row.user_agent = agent
-            session.add(row)
-            session.flush()
-            outcome = VerifiedConsent(
-                challenge_id=row.id,
-                subject=row.subject,
-                purpose=row.purpose,
-                document_sha256=row.document_sha256,
-                channel="sms" if row.channel == "sms" else "email",
-                destination_masked=row.destination_masked,
-                confirmed_at=now,
-                client_ip=ip,
-                user_agent=agent,
-            )
+        if error is None and row.channel == "totp":
+            try:
+                method = check_totp(session, ctx.settings, row, given, now)
+            except CodeReused as exc:
+                error = exc
+        elif error is None and hmac.compare_digest(expected, row.code_hash):
+            method = "code"
+        if error is not None:
+            outcome = error
+        elif method is not None:
+            outcome = _confirm(session, row, now, (ip, agent), method)
             if on_confirmed is not None:
                 on_confirmed(session, outcome)
-            _audit(session, "otp.confirmed", row, now, **_client_data(ip, agent))
+            extra = _client_data(ip, agent) | ({"method": method} if method != "code" else {})
+            _audit(session, "otp.confirmed", row, now, **extra)
         else:
-            row.attempts += 1
-            if row.attempts >= row.max_attempts:
-                lock(row, OtpPolicy.from_settings(ctx.settings), now)
-            session.add(row)
-            session.flush()
-            remaining = row.max_attempts - row.attempts
-            if on_refused is not None:
-                on_refused(session, Challenge._from_row(row))
-            kind = "otp.locked" if row.status == "locked" else "otp.failed"
-            _audit(session, kind, row, now, attempts_left=remaining)
-            outcome = CodeMismatch(
-                f"wrong code for challenge {row.id}; {remaining} tries left", remaining=remaining
-            )
+            outcome = _count_wrong(session, row, now, ctx, on_refused)
     if row.status in ("confirmed", "locked"):
         _remember_dead(store, row)
     if isinstance(outcome, VerifiedConsent):

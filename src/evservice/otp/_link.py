@@ -46,8 +46,14 @@ def _mac(key: bytes, body: bytes) -> bytes:
     ]
 
 
-def link_token(challenge_id: str, expires_at: datetime, settings: Settings) -> str:
-    """The signed token of a link to ``challenge_id``'s page, valid until ``expires_at``."""
+def link_token(
+    challenge_id: str, expires_at: datetime, settings: Settings, *, purpose: str = "portal-link"
+) -> str:
+    """The signed token of a link to ``challenge_id``'s page, valid until ``expires_at``.
+
+    ``purpose`` picks the derived key: a token made for one kind of page (say
+    ``"portal-totp"``, an authenticator enrolment) never opens another.
+    """
     try:
         raw_id = uuid.UUID(challenge_id).bytes
     except (ValueError, AttributeError, TypeError) as exc:
@@ -58,11 +64,13 @@ def link_token(challenge_id: str, expires_at: datetime, settings: Settings) -> s
     if not 0 < seconds < 2**32:
         raise ValidationError("expires_at", "is out of range")
     body = raw_id + struct.pack(">I", seconds)
-    mac = _mac(derive_key(settings, "portal-link"), body)
+    mac = _mac(derive_key(settings, purpose), body)
     return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode("ascii")
 
 
-def open_link_token(token: str, settings: Settings) -> tuple[str, datetime]:
+def open_link_token(
+    token: str, settings: Settings, *, purpose: str = "portal-link"
+) -> tuple[str, datetime]:
     """The challenge id and expiry a token was signed for; ValidationError if it is not ours.
 
     Expiry is returned, not checked, so the caller can tell "expired" from "forged".
@@ -77,7 +85,7 @@ def open_link_token(token: str, settings: Settings) -> tuple[str, datetime]:
     if len(raw) != _TOKEN_BYTES:
         raise ValidationError("token", "is not a portal link")
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-    if not hmac.compare_digest(mac, _mac(derive_key(settings, "portal-link"), body)):
+    if not hmac.compare_digest(mac, _mac(derive_key(settings, purpose), body)):
         raise ValidationError("token", "is not a portal link")
     (seconds,) = struct.unpack(">I", body[16:])
     return str(uuid.UUID(bytes=body[:16])), datetime.fromtimestamp(seconds, UTC)

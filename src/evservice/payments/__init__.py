@@ -10,7 +10,8 @@
   (``compact``, ``validate``, ``is_valid``, ``format``, ``make``, ``find``).
 * :func:`paynow`, :func:`promptpay`, :func:`promptpay_bill`, :func:`epc_qr`.
 * :func:`draw_qr` -- the symbol as vector graphics on a reportlab canvas (or ours);
-  :func:`qr_operators` -- the same drawing as PDF content-stream operators.
+  :func:`qr_operators` -- the same drawing as PDF content-stream operators;
+  :func:`qr_matrix` -- the module matrix itself (for other drawings: SVG, PNG, terminal).
 """
 
 from evservice.payments import _emv as emv
@@ -23,6 +24,7 @@ from evservice.payments._draw import (
     draw_payment_block,
     draw_qr,
     make_qr,
+    qr_matrix,
     qr_operators,
 )
 from evservice.payments._emv import Field, Payload
@@ -62,6 +64,7 @@ __all__ = [
     "paynow",
     "promptpay",
     "promptpay_bill",
+    "qr_matrix",
     "qr_operators",
     "reference",
     "vietqr",

@@ -7,10 +7,18 @@ that concurrent writers (processes in the batch) queue for the write lock
 instead of failing half-way. PostgreSQL: row
 locks (``SELECT ... FOR UPDATE``) serialise what must be serial, such as the
 next number of a series.
+
+Both: ``hide_parameters=True``, so SQLAlchemy's own logging (``sqlalchemy.engine``
+at INFO or DEBUG, when an application turns that logger on) and its error
+messages show the SQL but never the bound values: phone numbers, e-mail
+addresses, names and sealed secrets are parameters of our statements. At DEBUG
+SQLAlchemy also logs every result row; a filter on its engine logger drops
+those records (:class:`_NoRowValues`) for the same reason.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -28,6 +36,17 @@ from evservice._files import private_dir, private_file
 from evservice.errors import StoreError
 
 __all__ = ["get_engine", "is_postgres", "is_sqlite", "transaction"]
+
+
+class _NoRowValues(logging.Filter):
+    """Drop SQLAlchemy's DEBUG records of result rows (``Row (...)``): they are the store's data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+_ROW_FILTER = _NoRowValues()
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_ROW_FILTER)
 
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
@@ -80,11 +99,13 @@ def get_engine(url: str | None = None) -> Engine:
                 if url.startswith("sqlite"):
                     _private_sqlite_file(url)
                     engine = sa.create_engine(
-                        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+                        url,
+                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                        hide_parameters=True,
                     )
                     _prepare_sqlite(engine)
                 else:
-                    engine = sa.create_engine(url, pool_pre_ping=True)
+                    engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
             except (SQLAlchemyError, ImportError) as exc:
                 raise StoreError(f"cannot open the store at {_safe_url(url)}: {exc}") from exc
             _engines[key] = engine

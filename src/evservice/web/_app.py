@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from evservice import audit
 from evservice._context import Context, resolve
-from evservice.web import _api, _pages
+from evservice.web import _api, _enrol, _pages
 from evservice.web._i18n import Translator
 from evservice.web._portal import Gone, LinkExpired, Portal, Throttled
 from evservice.web._render import client_ip, locale_of, render
@@ -143,6 +143,7 @@ def create_app(ctx: Context | None = None, settings: PortalSettings | None = Non
     )
     app.include_router(_api.router)
     app.include_router(_pages.router)
+    app.include_router(_enrol.router)
 
     @app.exception_handler(Gone)
     def _gone(request: Request, exc: Gone) -> Response:

@@ -173,6 +173,45 @@ _WORDS: dict[str, tuple[str, str]] = {
     "status.expired": ("Hết hạn", "Expired"),
     "channel.sms": ("SMS", "SMS"),
     "channel.email": ("thư điện tử", "e-mail"),
+    "channel.totp": ("ứng dụng xác thực", "authenticator app"),
+    "contract.totp_code": (
+        "Mã trong ứng dụng xác thực (6 chữ số) hoặc một mã khôi phục",
+        "The code your authenticator app shows (6 digits), or a recovery code",
+    ),
+    "contract.totp_to": (
+        "Không có mã nào được gửi: nhập mã đang hiện trong ứng dụng xác thực đã đăng ký ({to}).",
+        "Nothing is sent: type the code your enrolled authenticator app shows now ({to}).",
+    ),
+    "err.reused": (
+        "Mã này vừa được dùng. Xin đợi mã tiếp theo trong ứng dụng (không tính là lần thử sai).",
+        "This code was just used. Wait for the app's next code (no try was counted).",
+    ),
+    "totp.title": ("Đăng ký ứng dụng xác thực", "Set up your authenticator app"),
+    "totp.scan": (
+        "Quét mã QR này bằng ứng dụng xác thực (Google Authenticator, Microsoft Authenticator, "
+        "FreeOTP, ...), hoặc nhập khóa bên dưới. Không chia sẻ mã QR hay khóa này với ai.",
+        "Scan this QR code with an authenticator app (Google Authenticator, Microsoft "
+        "Authenticator, FreeOTP, ...), or type the key below. Share neither with anyone.",
+    ),
+    "totp.account": ("Tài khoản", "Account"),
+    "totp.secret": ("Khóa (nhập tay)", "Key (to type by hand)"),
+    "totp.code": ("Mã đầu tiên ứng dụng hiển thị", "The first code the app shows"),
+    "totp.confirm": ("Xác nhận", "Confirm"),
+    "totp.done": (
+        "Ứng dụng xác thực đã được kích hoạt.",
+        "Your authenticator app is set up.",
+    ),
+    "totp.recovery": (
+        "Mã khôi phục: mỗi mã dùng được một lần thay cho mã của ứng dụng (khi mất điện thoại). "
+        "Hãy lưu lại ngay: trang này sẽ không hiện lại chúng.",
+        "Recovery codes: each works once in place of the app's code (if you lose your phone). "
+        "Keep them now: this page will not show them again.",
+    ),
+    "totp.active": (
+        "Đăng ký này đã hoàn tất hoặc không còn hiệu lực; khóa không được hiển thị lại.",
+        "This enrolment is complete or no longer valid; its key is not shown again.",
+    ),
+    "totp.code_format": ("Mã gồm 6 đến 8 chữ số.", "The code is 6 to 8 digits."),
     "yes": ("có", "yes"),
     "no": ("không", "no"),
 }

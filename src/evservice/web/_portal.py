@@ -28,6 +28,7 @@ from evservice.errors import (
     ChallengeUsed,
     CodeMismatch,
     CodeNotDelivered,
+    CodeReused,
     DocumentChanged,
     LifecycleError,
     NotFoundError,
@@ -267,6 +268,7 @@ def consent_problem(exc: Exception) -> tuple[str, int, dict[str, object]]:
     for kind, key, status in (
         (ChallengeLocked, "err.locked", 423),
         (ChallengeUsed, "err.used", 409),
+        (CodeReused, "err.reused", 409),
         (ChallengeExpired, "err.expired", 410),
         (DocumentChanged, "err.changed", 409),
         (LifecycleError, "err.lifecycle", 409),
