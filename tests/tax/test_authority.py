@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from evservice import verify
 from evservice._context import Context
+from evservice.cli import main
+from evservice.config import get_settings
 from evservice.tax import (
     HttpGateway,
     MemoryGateway,
@@ -26,7 +28,7 @@ from evservice.tax import (
 from evservice.tax._tables import TaxInvoiceCodeRow
 
 from .authority import Authority, code_invoice, new_code
-from .conftest import Month
+from .conftest import SELLER_SETTINGS, Month
 from .test_withcode import _coded_ctx
 from .tvan import serve
 
@@ -50,8 +52,21 @@ def _row(ctx: Context, invoice_id: str) -> TaxInvoiceCodeRow:
         return row
 
 
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().out
+
+
 def test_the_tvan_returns_the_signed_coded_invoice_and_it_is_the_record(
-    month: Month, authority: Authority, tmp_path: Path
+    month: Month,
+    authority: Authority,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ctx = _coded_ctx(month.ctx)
     invoice = month.adjusted
@@ -94,6 +109,21 @@ def test_the_tvan_returns_the_signed_coded_invoice_and_it_is_the_record(
     seller = "//*[local-name()='NBan']/*[local-name()='Signature']"
     assert _xmlsec(path, authority, cqt, "MCCQT") == 0
     assert _xmlsec(path, authority, seller, "DLHDon") == 0
+    for name, value in SELLER_SETTINGS.items():
+        monkeypatch.setenv(f"EVSERVICE_{name.upper()}", value)
+    monkeypatch.setenv("EVSERVICE_DATA_DIR", str(ctx.settings.data_dir))
+    monkeypatch.setenv("EVSERVICE_DATABASE_URL", str(ctx.settings.database_url))
+    monkeypatch.setattr("evservice._context._default", None)  # verify's process-wide context
+    get_settings.cache_clear()
+    try:
+        code_, out = _cli(capsys, "verify", str(path), "--trust-root", str(authority.root_pem))
+        untrusted = _cli(capsys, "verify", str(path))[0]
+    finally:
+        get_settings.cache_clear()
+    assert code_ == 0, out
+    assert f"MCCQT = {code}" in out
+    assert "NOT SIGNED" not in out
+    assert untrusted == 1  # without the authority's root
     path.write_bytes(coded.replace(code.encode(), new_code().encode()))
     assert _xmlsec(path, authority, cqt, "MCCQT") != 0
     changed = verify(path.read_bytes(), ctx=ctx, trust_roots=[authority.root_pem])
