@@ -15,7 +15,8 @@ from evservice._context import Context
 from evservice.cli import main
 from evservice.cli._keys import SEALED_TABLES
 from evservice.config import get_settings
-from evservice.errors import DataErased
+from evservice.delivery import MemoryChannel
+from evservice.errors import DataErased, NotFoundError
 
 from .conftest import EMAIL, NAME, PHONE, PHONE_E164, contract_draft
 
@@ -127,3 +128,17 @@ def populate_default(ctx: Context) -> dict[str, Any]:
     from .conftest import populate
 
     return populate(ctx, invoices_count=2, messages=4)
+
+
+def test_the_portal_link_of_a_forgotten_contract_finds_nothing(
+    ctx: Context, populated: dict[str, Any]
+) -> None:
+    """The portal turns NotFoundError into its one 404 page; DataErased is one."""
+    asked = contracts.request_consent(
+        populated["contract"], channel="sms", delivery=MemoryChannel(), ctx=ctx
+    )
+    contract, _role = contracts.for_challenge(asked.challenge_id, ctx=ctx)
+    assert contract.draft.customer.name == NAME
+    _forget(ctx)
+    with pytest.raises(NotFoundError, match="erased on request"):
+        contracts.for_challenge(asked.challenge_id, ctx=ctx)

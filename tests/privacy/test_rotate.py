@@ -21,6 +21,7 @@ from evservice import audit, contracts, delivery, invoices, privacy
 from evservice._context import Context
 from evservice.cli._keys import SEALED_TABLES
 from evservice.config import Settings
+from evservice.errors import StoreError
 
 from .conftest import EMAIL, NAME, PHONE_E164, populate
 
@@ -198,3 +199,20 @@ def test_outbox_still_dispatches_after_rotation(ctx: Context, populated: dict[st
     privacy.rotate(ctx, SEALED_TABLES, retire_old=True)
     report = delivery.dispatch(ctx)
     assert report.sent == 20
+
+
+def test_a_sealed_draft_copied_to_another_invoice_does_not_open(
+    ctx: Context, populated: dict[str, Any]
+) -> None:
+    first, second = populated["invoices"][:2]
+    with ctx.engine.begin() as conn:
+        sealed = conn.execute(
+            sa.text("select draft_json from invoice where id = :i"), {"i": first}
+        ).scalar_one()
+        conn.execute(
+            sa.text("update invoice set draft_json = :d where id = :i"), {"d": sealed, "i": second}
+        )
+    assert invoices.get(first, ctx=ctx).invoice.draft.buyer.person_name == NAME
+    with pytest.raises(StoreError, match="copied from another row or column") as caught:
+        invoices.get(second, ctx=ctx)
+    assert NAME not in str(caught.value)
