@@ -20,6 +20,7 @@ import functools
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "FILE_MODE",
     "PRIVATE_FILE_MODE",
     "StagedFiles",
+    "create_once",
     "private_dir",
     "private_file",
     "sweep_staging",
@@ -45,6 +47,27 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 #: The SQLite store and its WAL and shared-memory files: the owner only.
 PRIVATE_FILE_MODE = 0o600
+
+
+def create_once(path: Path, data: bytes) -> None:
+    """Create ``path`` (mode 0600, folder 0700) holding ``data`` unless it exists.
+
+    Written to a temporary file, synced, then hard-linked into place, so the file
+    appears whole or not at all, and when several processes race the first one's
+    file is kept (the others' contents are dropped): they all go on to read one key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def private_dir(path: Path) -> Path:

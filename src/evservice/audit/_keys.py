@@ -12,15 +12,14 @@ key name, as C2SP checkpoints recommend.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from evservice._files import create_once
 from evservice.audit._offline import key_id
 from evservice.config import Settings
 from evservice.errors import ConfigurationError
@@ -56,22 +55,12 @@ def check_origin(origin: str) -> str:
 
 def _create_dev_key(path: Path) -> None:
     """Write a new key to ``path`` (0600) unless another process did it first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd, tmp = tempfile.mkstemp(prefix=".audit-key-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, pem)
-        os.fsync(fd)
-        os.close(fd)
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            os.link(tmp, path)  # atomic: the key appears whole or not at all
-    finally:
-        os.unlink(tmp)
+    create_once(path, pem)
 
 
 def _load(path: Path) -> Ed25519PrivateKey:

@@ -10,12 +10,12 @@ several processes agree on one key.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import os
 import secrets
 import threading
 from pathlib import Path
 
+from evservice._files import create_once
 from evservice.config import Settings
 from evservice.errors import ConfigurationError
 
@@ -40,18 +40,7 @@ def _parse(raw: bytes, path: Path) -> bytes:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(KEY_BYTES) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_once(path, (secrets.token_hex(KEY_BYTES) + "\n").encode())
 
 
 def server_key(settings: Settings) -> bytes:

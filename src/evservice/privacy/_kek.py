@@ -19,7 +19,6 @@ opened with the wrong KEK says so instead of failing on every row.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import hashlib
 import os
 import secrets
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from evservice._files import create_once
 from evservice.config import Settings
 from evservice.errors import ConfigurationError, StoreError
 
@@ -155,18 +155,7 @@ def _parse(raw: bytes, where: str) -> bytes:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(KEK_BYTES) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_once(path, (secrets.token_hex(KEK_BYTES) + "\n").encode())
 
 
 def _read_file(path: Path, *, create: bool) -> bytes:
